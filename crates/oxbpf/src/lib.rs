@@ -1,0 +1,1 @@
+//! oxbpf: the eBPF system in user space.
