@@ -1,1 +1,4 @@
 //! oxbpf: the eBPF system in user space.
+
+pub mod helpers;
+pub mod isa;
