@@ -1,2 +1,6 @@
 //! oxbpf: the eBPF system in user space.
+
+pub mod helpers;
+pub mod isa;
 pub mod jit;
+pub mod testgen;
