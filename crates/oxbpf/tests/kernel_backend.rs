@@ -515,3 +515,42 @@ fn mem_run_out_of_bounds_access_is_rejected_with_log() {
     let log = err.log().expect("log");
     assert!(log.contains("invalid access to packet"), "log: {log}");
 }
+
+#[test]
+fn mem_run_short_and_largest_memory() {
+    require_kernel!();
+    // One byte (shorter than the 14 bytes XDP test_run needs): padding stays invisible.
+    let read_first = [insn(0x71, 0, 1, 0, 0), EXIT].concat(); // r0 = *(u8 *)(r1 + 0)
+    let run = run_program_with_mem(&read_first, &[0xab]).expect("runs");
+    assert_eq!((run.r0, run.mem_after), (0xab, vec![0xab]));
+
+    // The largest memory still linear in the XDP packet: read its last byte.
+    let last = kernel::MEM_RUN_MAX - 1;
+    let read_last = [insn(0x71, 0, 1, last as i16, 0), EXIT].concat();
+    let mut mem = vec![0u8; kernel::MEM_RUN_MAX];
+    mem[last] = 0x5a;
+    let run = run_program_with_mem(&read_last, &mem).expect("runs");
+    assert_eq!(run.r0, 0x5a);
+    assert_eq!(run.mem_after, mem);
+
+    mem.push(0);
+    assert!(matches!(
+        run_program_with_mem(&read_last, &mem),
+        Err(KernelError::MemRun { .. })
+    ));
+}
+
+#[test]
+fn xdp_test_run_needs_an_ethernet_header_of_data() {
+    require_kernel!();
+    // Documents why run_program_with_mem pads memory to 14 bytes.
+    let prog = Program::load(&ProgLoad::new(PROG_TYPE_XDP, &RET_42)).expect("loads");
+    let run = |len: usize| {
+        prog.test_run(&TestRun {
+            data_in: &vec![0u8; len],
+            ..TestRun::default()
+        })
+    };
+    assert_eq!(run(14).expect("14 bytes run").retval, 42);
+    assert_eq!(errno(&run(13).expect_err("13 bytes refused")), libc::EINVAL);
+}

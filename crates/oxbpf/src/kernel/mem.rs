@@ -20,9 +20,12 @@
 //! * **Epilogue** for the full 64-bit `r0`: the kernel's `retval` is only 32 bits, so every
 //!   canonical `exit` of the main function (slots before the first bpf-to-bpf call or
 //!   `BPF_PSEUDO_FUNC` target) is rewritten into a jump (`ja`, or `gotol` when the
-//!   distance needs it) to an epilogue that stores `r0` into a one-entry array map and
-//!   returns `XDP_PASS`. Subprogram exits are untouched. The epilogue keeps the verifier's
-//!   "R0 !read_ok" check (it reads `r0`) and uses 4 bytes of the (then dead) stack.
+//!   distance needs it) to an epilogue that stores `r0` into a one-entry array map
+//!   (addressed directly with `lddw src=BPF_PSEUDO_MAP_VALUE`) and returns `XDP_PASS`.
+//!   Subprogram exits are untouched, jumps and calls that cross the inserted epilogue
+//!   are re-encoded. The epilogue keeps the verifier's "R0 !read_ok" check (it reads
+//!   `r0`), uses no stack and adds no call frame, so stack and call-depth limits are
+//!   those of the program itself.
 //! * Memory shorter than an Ethernet header is zero-padded to 14 bytes because XDP
 //!   test_run requires it; the program only sees `len(mem)` (its `r2`, and its packet
 //!   range), and `mem_after` is cut back to `len(mem)`.
@@ -52,7 +55,6 @@ const MIN_PACKET: usize = 14;
 
 /// Return codes of the wrapper, distinct so a run that bypassed the epilogue shows.
 const RET_OK: i32 = 2; // XDP_PASS
-const RET_MAP_MISSING: i32 = 1; // XDP_DROP
 const RET_BOUNDS_FAILED: i32 = 0; // XDP_ABORTED
 
 /// Result of running a program on memory in the kernel.
@@ -101,11 +103,6 @@ pub fn run_program_with_mem(prog_insns: &[u8], mem: &[u8]) -> Result<KernelRun> 
                 reason: "prologue bounds check failed: packet shorter than memory".into(),
             })
         }
-        RET_MAP_MISSING => {
-            return Err(KernelError::MemRun {
-                reason: "result map lookup returned NULL in the epilogue".into(),
-            })
-        }
         other => {
             return Err(KernelError::MemRun {
                 reason: format!("wrapper returned {other}: an exit bypassed the epilogue"),
@@ -143,13 +140,11 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
 
 // Opcodes used by the wrapper (class | size/op | mode/source).
 const LDXW: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
-const STW_IMM: u8 = 0x62; // BPF_ST | BPF_MEM | BPF_W
 const STXDW: u8 = 0x7b; // BPF_STX | BPF_MEM | BPF_DW
 const MOV64_REG: u8 = 0xbf; // BPF_ALU64 | BPF_MOV | BPF_X
 const MOV64_IMM: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
 const ADD64_IMM: u8 = 0x07; // BPF_ALU64 | BPF_ADD | BPF_K
 const JGT_REG: u8 = 0x2d; // BPF_JMP | BPF_JGT | BPF_X
-const JEQ_IMM: u8 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
 const JA: u8 = 0x05; // BPF_JMP | BPF_JA
 const JA32: u8 = 0x06; // BPF_JMP32 | BPF_JA ("gotol": 32-bit offset in imm)
 const CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
@@ -159,11 +154,10 @@ const CLASS_JMP: u8 = 0x05; // BPF_JMP
 const CLASS_JMP32: u8 = 0x06; // BPF_JMP32
 const PSEUDO_CALL: u8 = 1; // BPF_PSEUDO_CALL
 const PSEUDO_FUNC: u8 = 4; // BPF_PSEUDO_FUNC
-const PSEUDO_MAP_FD: u8 = 1; // BPF_PSEUDO_MAP_FD
-const HELPER_MAP_LOOKUP_ELEM: i32 = 1; // BPF_FUNC_map_lookup_elem
+const PSEUDO_MAP_VALUE: u8 = 2; // BPF_PSEUDO_MAP_VALUE: imm = map fd, next imm = offset
 
 /// Slots of the epilogue and of the bounds-fail block that follows it.
-const EPILOGUE_SLOTS: usize = 13;
+const EPILOGUE_SLOTS: usize = 5;
 const FAIL_SLOTS: usize = 2;
 
 /// Builds `[prologue][main function][epilogue][bounds-fail][subprograms]`. The epilogue
@@ -279,18 +273,10 @@ fn wrap(prog: &[u8], mem_len: usize, map_fd: i32) -> Result<Vec<u8>> {
 /// bounds-fail block returning [`RET_BOUNDS_FAILED`].
 fn epilogue_block(map_fd: i32) -> [[u8; 8]; EPILOGUE_SLOTS + FAIL_SLOTS] {
     [
-        insn(MOV64_REG, 6, 0, 0, 0),             // r6 = r0
-        insn(STW_IMM, 10, 0, -4, 0),             // *(u32 *)(r10 - 4) = 0
-        insn(LDDW, 1, PSEUDO_MAP_FD, 0, map_fd), // r1 = map
-        insn(0, 0, 0, 0, 0),                     //   (lddw upper half)
-        insn(MOV64_REG, 2, 10, 0, 0),            // r2 = r10
-        insn(ADD64_IMM, 2, 0, 0, -4),            // r2 += -4
-        insn(CALL, 0, 0, 0, HELPER_MAP_LOOKUP_ELEM),
-        insn(MOV64_IMM, 7, 0, 0, RET_MAP_MISSING), // r7 = XDP_DROP
-        insn(JEQ_IMM, 0, 0, 2, 0),                 // if r0 == 0 goto +2
-        insn(STXDW, 0, 6, 0, 0),                   // *(u64 *)(r0 + 0) = r6
-        insn(MOV64_IMM, 7, 0, 0, RET_OK),          // r7 = XDP_PASS
-        insn(MOV64_REG, 0, 7, 0, 0),               // r0 = r7
+        insn(LDDW, 1, PSEUDO_MAP_VALUE, 0, map_fd), // r1 = &result_map[0]
+        insn(0, 0, 0, 0, 0),                        //   (offset 0 into the value)
+        insn(STXDW, 1, 0, 0, 0),                    // *(u64 *)(r1 + 0) = r0
+        insn(MOV64_IMM, 0, 0, 0, RET_OK),           // r0 = XDP_PASS
         insn(EXIT, 0, 0, 0, 0),
         // Bounds-check failure: XDP_ABORTED without touching the result map.
         insn(MOV64_IMM, 0, 0, 0, RET_BOUNDS_FAILED),
@@ -352,6 +338,8 @@ fn jump_off16(from: i64, to: i64) -> Result<i16> {
 mod tests {
     use super::*;
 
+    const JEQ_IMM: u8 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+
     fn slots(bytes: &[u8]) -> Vec<[u8; 8]> {
         bytes
             .chunks_exact(8)
@@ -381,8 +369,7 @@ mod tests {
         );
         // Main's exit jumps to the epilogue right after it.
         assert_eq!(w[p + 1], insn(JA, 0, 0, 0, 0));
-        assert_eq!(w[p + 2], insn(MOV64_REG, 6, 0, 0, 0));
-        assert_eq!(w[p + 2 + 2], insn(LDDW, 1, PSEUDO_MAP_FD, 0, 99));
+        assert_eq!(w[p + 2], insn(LDDW, 1, PSEUDO_MAP_VALUE, 0, 99));
         // The subprogram and its exit are unchanged.
         assert_eq!(w[p + 2 + inserted], insn(MOV64_IMM, 0, 0, 0, 7));
         assert_eq!(w[p + 3 + inserted], insn(EXIT, 0, 0, 0, 0));
