@@ -351,6 +351,39 @@ fn program_uses_map_through_lddw_and_info_reports_it() {
 }
 
 #[test]
+fn fd_array_supplies_maps_to_pseudo_map_idx() {
+    require_kernel!();
+    let map = Map::create(&MapCreate {
+        map_type: MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        ..MapCreate::default()
+    })
+    .expect("creates array");
+    // Same program, but the lddw names the map as index 1 of fd_array (BPF_PSEUDO_MAP_IDX).
+    let mut insns = counter_prog(0);
+    insns[3 * 8 + 1] = (5 << 4) | 1; // src = BPF_PSEUDO_MAP_IDX, dst = r1
+    insns[3 * 8 + 4..3 * 8 + 8].copy_from_slice(&1i32.to_le_bytes());
+    let fds = [-1, map.as_fd().as_raw_fd()];
+    let prog = Program::load(&ProgLoad {
+        fd_array: &fds,
+        ..ProgLoad::new(PROG_TYPE_XDP, &insns)
+    })
+    .expect("loads");
+    let run = || {
+        prog.test_run(&TestRun {
+            data_in: &[0u8; 14],
+            ..TestRun::default()
+        })
+        .expect("runs")
+        .retval
+    };
+    assert_eq!((run(), run()), (0, 5));
+    assert_eq!(prog.info().expect("info").map_ids, vec![map.info().id]);
+}
+
+#[test]
 fn different_programs_have_different_tags() {
     require_kernel!();
     let a = Program::load(&ProgLoad::new(PROG_TYPE_XDP, &RET_42)).expect("loads");
@@ -410,8 +443,14 @@ fn btf_load_map_btf_and_func_info() {
     .expect("map with BTF");
     assert_ne!(map.info().btf_id, 0);
 
-    // func_info: one record {insn_off 0, type_id 3 (main)}.
+    // func_info: one record {insn_off 0, type_id 3 (main)}; line_info: one record per
+    // instruction {insn_off, file_name_off "int", line_off "main", line << 10 | col}.
     let func_info = [0u32.to_ne_bytes(), 3u32.to_ne_bytes()].concat();
+    let line_info: Vec<u8> = [[0u32, 1, 5, (7 << 10) | 1], [1, 1, 5, 8 << 10]]
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
     let insns = [insn(0xb7, 0, 0, 0, 2), EXIT].concat();
     let prog = Program::load(&ProgLoad {
         name: "main",
@@ -419,13 +458,18 @@ fn btf_load_map_btf_and_func_info() {
             btf_fd: btf.as_fd(),
             func_info: &func_info,
             func_info_rec_size: 8,
-            line_info: &[],
+            line_info: &line_info,
             line_info_rec_size: 16,
         }),
+        log_level: 2,
         ..ProgLoad::new(PROG_TYPE_XDP, &insns)
     })
-    .expect("loads with func_info");
-    assert_eq!(prog.info().expect("info").btf_id, map.info().btf_id);
+    .expect("loads with func_info and line_info");
+    let info = prog.info().expect("info");
+    assert_eq!(info.btf_id, map.info().btf_id);
+    assert_eq!((info.nr_func_info, info.nr_line_info), (1, 2));
+    // The verifier log quotes source lines from line_info ("; <line text> @ <file>:<line>").
+    assert!(prog.log().contains("; main @ int:7"), "log: {}", prog.log());
 
     // A func_info naming a non-FUNC type is rejected with the verifier saying so.
     let bad_info = [0u32.to_ne_bytes(), 1u32.to_ne_bytes()].concat();

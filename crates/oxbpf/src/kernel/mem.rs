@@ -30,6 +30,17 @@
 //!   test_run requires it; the program only sees `len(mem)` (its `r2`, and its packet
 //!   range), and `mem_after` is cut back to `len(mem)`.
 //!
+//! Why not make the program a subprogram called from a wrapper (as the bpf_conformance
+//! libbpf plugin does)? A call adds a frame: the main frame is charged at least 32 bytes
+//! of the 512-byte combined stack and one of the 8 call levels, so a program using its
+//! whole stack would be rejected. Redirecting exits keeps the program in the main frame.
+//!
+//! # Measured
+//! On Linux 6.18 (x86-64, JIT on), of the 313 bpf_conformance tests 300 load and give the
+//! expected 64-bit `r0`; the 13 rejected are the 12 `*-imm-high`/`*-imm-neg` shift tests
+//! (verifier: "invalid shift") and `callx` ("unknown opcode 8d") — the same exclusions the
+//! suite's own kernel CI makes. No test gave a different result.
+//!
 //! # What the kernel will reject (and the log says why)
 //! Memory accesses the verifier cannot prove within `[r1, r1 + len)` — e.g. a variable
 //! index without its own bounds check — atomics on memory (packet atomics are not

@@ -132,6 +132,10 @@ pub struct ProgInfo {
     pub btf_id: u32,
     /// Instructions the verifier processed.
     pub verified_insns: u32,
+    /// Number of `bpf_func_info` records the program was loaded with.
+    pub nr_func_info: u32,
+    /// Number of `bpf_line_info` records the program was loaded with.
+    pub nr_line_info: u32,
     /// Cumulative run time (only with `BPF_ENABLE_STATS`).
     pub run_time_ns: u64,
     /// Run count (only with `BPF_ENABLE_STATS`).
@@ -332,6 +336,8 @@ impl Program {
             gpl_compatible: raw.gpl_compatible_bits & 1 != 0,
             btf_id: raw.btf_id,
             verified_insns: raw.verified_insns,
+            nr_func_info: raw.nr_func_info,
+            nr_line_info: raw.nr_line_info,
             run_time_ns: raw.run_time_ns,
             run_cnt: raw.run_cnt,
             xlated_insns: xlated,
