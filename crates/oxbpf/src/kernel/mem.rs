@@ -79,7 +79,7 @@ pub struct KernelRun {
 
 /// Runs `prog_insns` (raw 8-byte slots, main function first) in the kernel with
 /// `r1` = a copy of `mem`, `r2 = mem.len()`, and returns the 64-bit `r0` and the memory
-/// afterwards. See the [module docs](self) for how and what the kernel rejects; a
+/// afterwards. See the [module docs](crate::kernel::mem) for how and what the kernel rejects; a
 /// rejection is [`KernelError::ProgRejected`] with the verifier log.
 pub fn run_program_with_mem(prog_insns: &[u8], mem: &[u8]) -> Result<KernelRun> {
     if mem.len() > MEM_RUN_MAX {

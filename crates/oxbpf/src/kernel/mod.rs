@@ -20,7 +20,7 @@
 
 mod btf;
 mod map;
-mod mem;
+pub mod mem;
 mod prog;
 pub mod sys;
 
