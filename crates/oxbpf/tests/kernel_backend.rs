@@ -384,6 +384,38 @@ fn fd_array_supplies_maps_to_pseudo_map_idx() {
 }
 
 #[test]
+fn percpu_array_values_span_all_possible_cpus() {
+    require_kernel!();
+    let map = Map::create(&MapCreate {
+        map_type: 6, // BPF_MAP_TYPE_PERCPU_ARRAY
+        key_size: 4,
+        value_size: 4, // rounded up to 8 per CPU in syscall values
+        max_entries: 2,
+        ..MapCreate::default()
+    })
+    .expect("creates per-CPU array");
+    let cpus = map.value_len() / 8;
+    assert!(cpus >= 1 && map.value_len() % 8 == 0);
+    let value: Vec<u8> = (0..cpus as u64)
+        .flat_map(|c| (c + 10).to_ne_bytes())
+        .collect();
+    map.update(&1u32.to_ne_bytes(), &value, BPF_ANY)
+        .expect("update all CPUs");
+    assert_eq!(
+        map.lookup(&1u32.to_ne_bytes()).expect("lookup"),
+        Some(value)
+    );
+    // A value sized for one CPU is refused before the kernel sees it (if there are more).
+    if cpus > 1 {
+        assert!(matches!(
+            map.update(&1u32.to_ne_bytes(), &[0u8; 8], BPF_ANY),
+            Err(KernelError::ElemSize { what: "value", .. })
+        ));
+    }
+    assert_eq!(map.entries().expect("dump").len(), 2);
+}
+
+#[test]
 fn different_programs_have_different_tags() {
     require_kernel!();
     let a = Program::load(&ProgLoad::new(PROG_TYPE_XDP, &RET_42)).expect("loads");

@@ -317,3 +317,93 @@ fn load_with_log(
 fn log_text(buf: &[u8]) -> String {
     sys::name_from(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+
+    fn enospc() -> SysError {
+        SysError {
+            cmd: Cmd::ProgLoad,
+            source: io::Error::from_raw_os_error(libc::ENOSPC),
+        }
+    }
+
+    fn eacces() -> SysError {
+        SysError {
+            cmd: Cmd::ProgLoad,
+            source: io::Error::from_raw_os_error(libc::EACCES),
+        }
+    }
+
+    fn some_fd() -> OwnedFd {
+        File::open("/dev/null").expect("open /dev/null").into()
+    }
+
+    fn write_log(buf: &mut [u8], text: &str) {
+        let n = text.len().min(buf.len().saturating_sub(1));
+        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+    }
+
+    #[test]
+    fn failed_load_without_log_is_retried_with_one() {
+        let mut levels = Vec::new();
+        let (res, log) = load_with_log(0, |level, buf| {
+            levels.push((level, buf.len()));
+            if level > 0 {
+                write_log(buf, "0: (bf) r0 = r3\nR3 !read_ok\n");
+            }
+            (Err(eacces()), 0)
+        });
+        assert_eq!(levels, vec![(0, 0), (1, LOG_INITIAL)]);
+        assert_eq!(res.expect_err("still fails").errno(), libc::EACCES);
+        assert_eq!(log, "0: (bf) r0 = r3\nR3 !read_ok\n");
+    }
+
+    #[test]
+    fn enospc_grows_to_true_size_or_doubles() {
+        let mut sizes = Vec::new();
+        let (res, log) = load_with_log(1, |_, buf| {
+            sizes.push(buf.len());
+            match sizes.len() {
+                // First: kernel reports the exact size it needs.
+                1 => (Err(enospc()), (LOG_INITIAL * 5) as u32),
+                // Second: no true size reported (older kernel): double.
+                2 => (Err(enospc()), 0),
+                _ => {
+                    write_log(buf, "processed 2 insns");
+                    (Ok(some_fd()), 0)
+                }
+            }
+        });
+        assert_eq!(sizes, vec![LOG_INITIAL, LOG_INITIAL * 5, LOG_INITIAL * 10]);
+        assert!(res.is_ok());
+        assert_eq!(log, "processed 2 insns");
+    }
+
+    #[test]
+    fn log_growth_stops_at_the_cap() {
+        let mut calls = 0;
+        let (res, _) = load_with_log(2, |_, buf| {
+            calls += 1;
+            assert!(buf.len() <= LOG_MAX);
+            (Err(enospc()), u32::MAX)
+        });
+        assert_eq!(calls, 2, "initial size, then the cap");
+        assert_eq!(res.expect_err("gives up").errno(), libc::ENOSPC);
+    }
+
+    #[test]
+    fn names_follow_kernel_rules() {
+        assert_eq!(
+            &check_name("ok_name.1").expect("valid")[..10],
+            b"ok_name.1\0"
+        );
+        assert!(check_name("").is_ok());
+        assert!(check_name("fifteen_chars_x").is_ok());
+        assert!(check_name("sixteen_chars_xx").is_err());
+        assert!(check_name("has space").is_err());
+        assert!(check_name("dash-no").is_err());
+    }
+}
