@@ -3,4 +3,6 @@
 pub mod helpers;
 pub mod isa;
 pub mod jit;
+#[cfg(target_os = "linux")]
+pub mod kernel;
 pub mod testgen;
