@@ -1,4 +1,5 @@
 //! oxbpf: the eBPF system in user space.
 
+pub mod asm;
 pub mod helpers;
 pub mod isa;
