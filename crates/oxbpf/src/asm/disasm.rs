@@ -224,12 +224,13 @@ fn llvm(insn: &Insn, slot: usize, o: &DisasmOptions) -> String {
         let mut s = rel(off, hex);
         if let Some(sym) = &o.symbol {
             let bytes = (slot as i64 + 1 + off) * SLOT_SIZE as i64;
+            // llvm-objdump prints the target's offset from the symbol as unsigned 64-bit.
             match bytes {
                 0 => {
                     let _ = write!(s, " <{sym}>");
                 }
                 b => {
-                    let _ = write!(s, " <{sym}{}>", rel(b, true));
+                    let _ = write!(s, " <{sym}+{:#x}>", b as u64);
                 }
             }
         }
@@ -655,6 +656,8 @@ fn mnemonic(insn: &Insn) -> String {
             m_src(src),
             rel(off as i64, false)
         ),
+        // Negative ids in hex: `call -1` would read as a local call in the LLVM syntax.
+        Insn::Call(CallTarget::Helper(id)) if id < 0 => format!("call {:#x}", id as u32),
         Insn::Call(CallTarget::Helper(id)) => format!("call {id}"),
         Insn::Call(CallTarget::Local(off)) => format!("call local {}", rel(off as i64, false)),
         Insn::Call(CallTarget::Kfunc(id)) => format!("call runtime {id}"),
