@@ -422,4 +422,6 @@ fn detect(lines: &[SrcLine]) -> Result<Syntax, AsmError> {
 }
 
 #[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
 mod tests;

@@ -225,7 +225,9 @@ fn comma(c: &mut Cursor) -> Result<(), AsmError> {
 
 /// `[%rN]`, `[%rN+off]`, `[%rN-off]`.
 fn mem(c: &mut Cursor) -> Result<(Reg, i16), AsmError> {
-    c.expect_punct("[")?;
+    if !c.eat_punct("[") {
+        return Err(c.expected("a memory operand `[%rN+offset]`"));
+    }
     let r = reg(c)?;
     let off = if c.is_punct("+") || c.is_punct("-") {
         let (v, hex, col) = c.signed_num("an offset")?;
