@@ -52,7 +52,7 @@ fn parse_data(path: &Path) -> DataFile {
     let mut f = DataFile::default();
     let mut section = String::new();
     let mut body = String::new();
-    let mut finish = |section: &str, body: &mut String, f: &mut DataFile| {
+    let finish = |section: &str, body: &mut String, f: &mut DataFile| {
         let b = std::mem::take(body);
         if let Some(rest) = section.strip_prefix("asm") {
             f.asm = Some(match rest.trim().strip_prefix('@') {

@@ -665,3 +665,96 @@ fn mnemonic(insn: &Insn) -> String {
         Insn::Exit => "exit".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asm::assemble_located;
+
+    #[test]
+    fn strace_symbolic_form() {
+        // The program strace shows for `bpf(BPF_PROG_LOAD, ...)` in its documentation.
+        let prog = assemble_located(
+            "r1 = 0x21\n*(u16 *)(r10 - 4) = r1\nr2 = r10\nr2 += -8\nr1 = map[fd:4]\ncall 3\nr0 = 0\nexit",
+        )
+        .unwrap();
+        let text = disassemble(&prog, &DisasmOptions::new(Style::Symbolic));
+        assert_eq!(
+            text,
+            "{code=BPF_ALU64|BPF_K|BPF_MOV, dst_reg=BPF_REG_1, src_reg=BPF_REG_0, off=0, imm=0x21}
+{code=BPF_STX|BPF_H|BPF_MEM, dst_reg=BPF_REG_10, src_reg=BPF_REG_1, off=-4, imm=0}
+{code=BPF_ALU64|BPF_X|BPF_MOV, dst_reg=BPF_REG_2, src_reg=BPF_REG_10, off=0, imm=0}
+{code=BPF_ALU64|BPF_K|BPF_ADD, dst_reg=BPF_REG_2, src_reg=BPF_REG_0, off=0, imm=0xfffffff8}
+{code=BPF_LD|BPF_DW|BPF_IMM, dst_reg=BPF_REG_1, src_reg=BPF_REG_1, off=0, imm=0x4}
+{code=BPF_LD|BPF_W|BPF_IMM, dst_reg=BPF_REG_0, src_reg=BPF_REG_0, off=0, imm=0}
+{code=BPF_JMP|BPF_K|BPF_CALL, dst_reg=BPF_REG_0, src_reg=BPF_REG_0, off=0, imm=0x3}
+{code=BPF_ALU64|BPF_K|BPF_MOV, dst_reg=BPF_REG_0, src_reg=BPF_REG_0, off=0, imm=0}
+{code=BPF_JMP|BPF_K|BPF_EXIT, dst_reg=BPF_REG_0, src_reg=BPF_REG_0, off=0, imm=0}
+"
+        );
+        // fmt_insn joins the two slots of lddw.
+        assert_eq!(
+            fmt_insn(
+                &prog[4].insn,
+                prog[4].slot,
+                &DisasmOptions::new(Style::Symbolic)
+            ),
+            "{code=BPF_LD|BPF_DW|BPF_IMM, dst_reg=BPF_REG_1, src_reg=BPF_REG_1, off=0, imm=0x4}, \
+             {code=BPF_LD|BPF_W|BPF_IMM, dst_reg=BPF_REG_0, src_reg=BPF_REG_0, off=0, imm=0}"
+        );
+        let more = assemble_located(
+            "lock *(u32 *)(r1 + 0) += w2\nr1 = *(s8 *)(r2 + 0)\nif w1 s< 5 goto -1\nr1 = be16 r1",
+        )
+        .unwrap();
+        let lines: Vec<String> = more
+            .iter()
+            .map(|l| fmt_insn(&l.insn, l.slot, &DisasmOptions::new(Style::Symbolic)))
+            .collect();
+        assert!(lines[0]
+            .starts_with("{code=BPF_STX|BPF_W|BPF_ATOMIC, dst_reg=BPF_REG_1, src_reg=BPF_REG_2"));
+        assert!(lines[1].starts_with("{code=BPF_LDX|BPF_B|BPF_MEMSX,"));
+        assert!(lines[2].starts_with("{code=BPF_JMP32|BPF_K|BPF_JSLT, dst_reg=BPF_REG_1, src_reg=BPF_REG_0, off=-1, imm=0x5}"));
+        assert!(lines[3].starts_with("{code=BPF_ALU|BPF_X|BPF_END,"));
+    }
+
+    #[test]
+    fn raw_bytes_column_like_llvm_objdump() {
+        let prog = assemble_located("r0 = 1\nr1 = 0x1122334455667788 ll\ngoto -3\nexit").unwrap();
+        let opts = DisasmOptions {
+            raw_bytes: true,
+            symbol: Some("f".into()),
+            ..DisasmOptions::default()
+        };
+        assert_eq!(
+            disassemble(&prog, &opts),
+            "       0:\tb7 00 00 00 01 00 00 00\tr0 = 0x1\n       1:\t18 01 00 00 88 77 66 55 00 00 00 00 44 33 22 11\tr1 = 0x1122334455667788 ll\n       3:\t05 00 fd ff 00 00 00 00\tgoto -0x3 <f+0x8>\n       4:\t95 00 00 00 00 00 00 00\texit\n"
+        );
+    }
+
+    #[test]
+    fn pseudo_loads_in_both_syntaxes() {
+        let conf = DisasmOptions::new(Style::Conformance);
+        for (llvm, mnemonic) in [
+            ("r1 = map[fd:5]", "lddw %r1, map[fd:5]"),
+            ("r1 = map[fd:5][0]+16", "lddw %r1, map[fd:5][0]+16"),
+            ("r2 = map[idx:1]", "lddw %r2, map[idx:1]"),
+            ("r2 = map[idx:1]+4", "lddw %r2, map[idx:1]+4"),
+            ("r3 = btf_id[9]", "lddw %r3, btf_id[9]"),
+            ("r4 = subprog[-2]", "lddw %r4, subprog[-2]"),
+            (
+                "r5 = pseudo(3, 0x700000009)",
+                "lddw %r5, pseudo(3, 0x700000009)",
+            ),
+        ] {
+            let a = assemble_located(llvm).unwrap();
+            let b = assemble_located(mnemonic).unwrap();
+            assert_eq!(a, b, "{llvm}");
+            assert_eq!(fmt_insn(&a[0].insn, 0, &conf), mnemonic);
+            let dec = DisasmOptions {
+                hex: false,
+                ..DisasmOptions::new(Style::Llvm)
+            };
+            assert_eq!(fmt_insn(&a[0].insn, 0, &dec), llvm);
+        }
+    }
+}

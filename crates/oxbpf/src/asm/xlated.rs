@@ -249,3 +249,120 @@ pub fn fmt_xlated(insn: &Insn, slot: usize, hooks: &dyn XlatedHooks) -> String {
         Insn::Exit => "exit".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asm::{assemble_located, disassemble, DisasmOptions, Style};
+
+    const PROG: &str = "\
+        r0 = 2\n\
+        call 6\n\
+        r1 = map[fd:5]\n\
+        r1 = map[fd:5][0]+16\n\
+        call +3\n\
+        goto +2\n\
+        if r1 > 5 goto +3\n\
+        *(u64 *)(r10 - 8) = r1\n\
+        lock *(u64 *)(r1 + 0) += r2\n\
+        r2 = atomic_fetch_add((u64 *)(r1 + 0), r2)\n\
+        w0 = cmpxchg32_32(r1 + 4, w0, w2)\n\
+        r0 = *(u8 *)skb[12]\n\
+        r0 = *(u16 *)skb[r1 + 4]\n\
+        r1 = be16 r1\n\
+        r1 = bswap64 r1\n\
+        w1 = (s8)w2\n\
+        r1 s/= r2\n\
+        if w1 < -1 goto -5\n\
+        call 999\n\
+        w1 = -w1\n\
+        *(u32 *)(r10 - 4) = -1\n\
+        r3 = *(s16 *)(r1 + 2)\n\
+        r1 = 0x1122334455667788 ll\n\
+        r1 = map[idx:3]+8\n\
+        r1 = subprog[-4]\n\
+        call kfunc 77\n\
+        gotol -1\n\
+        w3 += -7\n\
+        r0 = xchg_64(r1 - 8, r0)\n\
+        exit\n";
+
+    const EXPECTED: &str = "   0: (b7) r0 = 2
+   1: (85) call bpf_trace_printk#6
+   2: (18) r1 = map[id:5]
+   4: (18) r1 = map[id:5][0]+16
+   6: (85) call pc+3
+   7: (05) goto pc+2
+   8: (25) if r1 > 0x5 goto pc+3
+   9: (7b) *(u64 *)(r10 -8) = r1
+  10: (db) lock *(u64 *)(r1 +0) += r2
+  11: (db) r2 = atomic64_fetch_add((u64 *)(r1 +0), r2)
+  12: (c3) r0 = atomic_cmpxchg((u32 *)(r1 +4), r0, r2)
+  13: (30) r0 = *(u8 *)skb[12]
+  14: (48) r0 = *(u16 *)skb[r1 + 4]
+  15: (dc) r1 = be16 r1
+  16: (d7) r1 = bswap64 r1
+  17: (bc) w1 = (s8)w2
+  18: (3f) r1 s/= r2
+  19: (a6) if w1 < 0xffffffff goto pc-5
+  20: (85) call unknown#999
+  21: (84) w1 = -w1
+  22: (62) *(u32 *)(r10 -4) = -1
+  23: (89) r3 = *(s16 *)(r1 +2)
+  24: (18) r1 = 0x1122334455667788
+  26: (18) r1 = map[idx:3]+8
+  28: (18) r1 = subprog[-4]
+  30: (85) call kernel-function#77
+  31: (06) gotol pc-1
+  32: (04) w3 += -7
+  33: (db) r0 = atomic64_xchg((u64 *)(r1 -8), r0)
+  34: (95) exit
+";
+
+    #[test]
+    fn bpftool_layout_and_kernel_formatting() {
+        let prog = assemble_located(PROG).unwrap();
+        let text = disassemble(&prog, &DisasmOptions::new(Style::Xlated));
+        for (got, want) in text.lines().zip(EXPECTED.lines()) {
+            assert_eq!(got, want);
+        }
+        assert_eq!(text, EXPECTED);
+    }
+
+    struct Named;
+
+    impl XlatedHooks for Named {
+        fn call_operand(&self, _slot: usize, target: CallTarget) -> Option<String> {
+            match target {
+                CallTarget::Local(off) => Some(format!("pc{off:+}#my_func")),
+                _ => None,
+            }
+        }
+        fn imm_operand(&self, _slot: usize, pseudo: LdPseudo, imm: i32, _: i32) -> Option<String> {
+            (pseudo == LdPseudo::MapFd).then(|| format!("map[id:{}]", imm + 100))
+        }
+        fn line_info(&self, slot: usize) -> Option<String> {
+            (slot == 0).then(|| "int x = 2;".to_string())
+        }
+        fn func_header(&self, slot: usize) -> Option<String> {
+            (slot == 0).then(|| "int prog(void * ctx)".to_string())
+        }
+    }
+
+    #[test]
+    fn hooks_supply_names_ids_and_lines() {
+        let prog = assemble_located("r0 = 2\ncall +1\nr1 = map[fd:5]\nexit").unwrap();
+        assert_eq!(
+            disassemble_xlated(&prog, &Named),
+            "int prog(void * ctx):\n; int x = 2;\n   0: (b7) r0 = 2\n   1: (85) call pc+1#my_func\n   2: (18) r1 = map[id:105]\n   4: (95) exit\n"
+        );
+        // Without hooks: the kernel's own defaults (the plain 64-bit value).
+        struct Kernel;
+        impl XlatedHooks for Kernel {}
+        assert_eq!(
+            fmt_xlated(&prog[2].insn, 2, &Kernel),
+            "r1 = 0x5",
+            "print_bpf_insn without cb_imm"
+        );
+    }
+}
