@@ -17,6 +17,8 @@ pub enum Style {
     Xlated,
     /// strace's decoding of `struct bpf_insn`, one slot per line:
     /// `{code=BPF_ALU64|BPF_K|BPF_MOV, dst_reg=BPF_REG_1, src_reg=BPF_REG_0, off=0, imm=0x21}`.
+    /// `JMP32` opcodes print like `JMP` ones (`BPF_JMP32|BPF_K|BPF_JSLT`); strace itself
+    /// shows their operation bits as a raw number.
     Symbolic,
     /// The mnemonic syntax of the bpf_conformance data: `mov32 %r0, 1`.
     Conformance,

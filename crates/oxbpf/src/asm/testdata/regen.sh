@@ -18,3 +18,14 @@ cargo test -q -p oxbpf --lib asm::tests::write_sweep_fixture -- --ignored >/dev/
 printf '.text\n.globl f\nf:\n.incbin "%s"\n' "$here/sweep.bin" > "$tmp/sweep.s"
 llvm-mc-19 -triple bpfel -mcpu=v4 -filetype=obj "$tmp/sweep.s" -o "$tmp/sweep.o"
 llvm-objdump-19 -d --mcpu=v4 "$tmp/sweep.o" | grep -E '^ +[0-9]+:' > sweep.objdump-v4.txt
+
+# 3. bpftool's `dump xlated` of a loaded program (needs root and bpf(2); skipped otherwise).
+pin=/sys/fs/bpf/oxbpf_asm_regen_$$
+clang-19 -O2 -target bpf -mcpu=v4 -c xlated.c -o "$tmp/xlated.o"
+if bpftool prog load "$tmp/xlated.o" "$pin" 2>/dev/null; then
+	bpftool prog dump xlated pinned "$pin" > xlated.bpftool.txt
+	bpftool prog dump xlated pinned "$pin" file xlated.bin
+	rm -f "$pin"
+else
+	echo "bpftool prog load failed; xlated fixtures not regenerated" >&2
+fi
