@@ -67,10 +67,10 @@ pub enum AsmErrorKind {
         expected: &'static str,
     },
     /// An immediate that does not fit its field.
-    #[error("immediate {value} out of range ({range})")]
+    #[error("immediate {} out of range ({range})", show_num(*.value))]
     ImmOutOfRange { value: i128, range: &'static str },
     /// A memory or jump offset outside the signed 16-bit range.
-    #[error("offset {value} out of range (signed 16-bit, or hex up to 0xffff)")]
+    #[error("offset {} out of range (signed 16-bit, or hex up to 0xffff)", show_num(*.value))]
     OffsetOutOfRange { value: i128 },
     /// A label too far away for the 16-bit offset of this jump.
     #[error("jump to `{label}` spans {distance} slots, beyond the 16-bit offset range")]
@@ -110,6 +110,17 @@ pub enum AsmErrorKind {
         other: &'static str,
         other_line: usize,
     },
+}
+
+/// A number for an error message: decimal, plus hex when that is how large ones are written.
+fn show_num(v: i128) -> String {
+    if v.unsigned_abs() < 0x10000 {
+        v.to_string()
+    } else if v < 0 {
+        format!("{v} (-{:#x})", v.unsigned_abs())
+    } else {
+        format!("{v} ({v:#x})")
+    }
 }
 
 /// An assembly error, located by 1-based line and (when known) column.

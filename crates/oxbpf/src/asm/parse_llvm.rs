@@ -410,6 +410,7 @@ fn parse_insn(c: &mut Cursor) -> Result<Parsed, AsmError> {
         "if" => {
             let d = reg(c)?;
             let ccol = c.col();
+            let found = c.found();
             let cond = match c.bump() {
                 Some(Tok::Punct(p)) => jmp_cond(p),
                 _ => None,
@@ -419,7 +420,7 @@ fn parse_insn(c: &mut Cursor) -> Result<Parsed, AsmError> {
                     ccol,
                     AsmErrorKind::Expected {
                         expected: "a comparison (==, !=, >, >=, <, <=, &, s>, s>=, s<, s<=)".into(),
-                        found: "something else".into(),
+                        found,
                     },
                 )
             })?;
@@ -469,6 +470,7 @@ fn parse_insn(c: &mut Cursor) -> Result<Parsed, AsmError> {
             let width = atomic_size(c, size, tcol)?;
             let (dst, off) = mem(c)?;
             let ocol = c.col();
+            let found = c.found();
             let op = match c.bump() {
                 Some(Tok::Punct("+=")) => AtomicOp::Add,
                 Some(Tok::Punct("|=")) => AtomicOp::Or,
@@ -479,7 +481,7 @@ fn parse_insn(c: &mut Cursor) -> Result<Parsed, AsmError> {
                         ocol,
                         AsmErrorKind::Expected {
                             expected: "+=, |=, &= or ^=".into(),
-                            found: "something else".into(),
+                            found,
                         },
                     ))
                 }
@@ -609,6 +611,7 @@ fn try_reg_peek(c: &Cursor) -> bool {
 /// Everything that starts with a destination register.
 fn assign(c: &mut Cursor, d: RegOp) -> Result<Parsed, AsmError> {
     let ocol = c.col();
+    let found = c.found();
     let op = match c.bump() {
         Some(Tok::Punct(p)) => alu_op(p),
         _ => None,
@@ -618,7 +621,7 @@ fn assign(c: &mut Cursor, d: RegOp) -> Result<Parsed, AsmError> {
             ocol,
             AsmErrorKind::Expected {
                 expected: "an assignment operator (=, +=, -=, ...)".into(),
-                found: "something else".into(),
+                found,
             },
         )
     })?;
