@@ -260,9 +260,11 @@ pub fn assemble_with(text: &str, syntax: Syntax) -> Result<Vec<Located>, AsmErro
         let start = lexer::strip_objdump_prefix(raw);
         let body = lexer::strip_comment(&raw[start..]);
         let trimmed = body.trim();
+        // Blank lines and llvm-objdump's banner, section and relocation (`-r`) lines.
         if trimmed.is_empty()
             || trimmed.starts_with("Disassembly of section")
             || trimmed.contains("file format")
+            || trimmed.contains("R_BPF_")
         {
             continue;
         }

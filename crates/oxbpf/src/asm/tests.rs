@@ -694,3 +694,97 @@ fn prefixes_never_panic() {
     }
     assert!(lines > 4000);
 }
+
+/// Random token soup never makes the assembler panic (a cheap stand-in for a fuzz target).
+#[test]
+fn random_token_soup_never_panics() {
+    const WORDS: &[&str] = &[
+        "r1",
+        "w2",
+        "r10",
+        "r11",
+        "%r3",
+        "%r",
+        "%",
+        "=",
+        "+=",
+        "s>>=",
+        "s<",
+        "*",
+        "(",
+        ")",
+        "[",
+        "]",
+        "+",
+        "-",
+        ",",
+        ":",
+        "u32",
+        "s8",
+        "u64",
+        "0",
+        "0x10",
+        "-0x8000",
+        "99999999999999999999",
+        "4294967296",
+        "goto",
+        "gotol",
+        "if",
+        "call",
+        "callx",
+        "lock",
+        "ll",
+        "exit",
+        "label",
+        "label:",
+        "map",
+        "[fd:",
+        "skb",
+        "ldxw",
+        "lddw",
+        "jeq",
+        "mov32",
+        "lock fetch",
+        "xchg_64",
+        "atomic_fetch_add",
+        "be16",
+        "swap64",
+        "movsx832",
+        "ja32",
+        "local",
+        "runtime",
+        "kfunc",
+        "subprog",
+        "pseudo",
+        "btf_id",
+        "#",
+        ";",
+        "//",
+        "\t",
+        "é",
+        "<f+0x10>",
+        "0:",
+        "\n",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut ok = 0;
+    for _ in 0..50_000 {
+        let n = 1 + next() % 9;
+        let text: Vec<&str> = (0..n)
+            .map(|_| WORDS[(next() % WORDS.len() as u64) as usize])
+            .collect();
+        let sep = if next() % 2 == 0 { " " } else { "" };
+        let text = text.join(sep);
+        if assemble(&text).is_ok() {
+            ok += 1;
+        }
+    }
+    // Some of the soup is valid (`exit`, `r1 = 0`...), most is not.
+    assert!(ok > 0);
+}
