@@ -202,7 +202,7 @@ fn reg(c: &mut Cursor) -> Result<Reg, AsmError> {
     if !c.eat_punct("%") {
         return Err(c.expected("a register (%r0..%r10)"));
     }
-    let (name, ncol) = c.ident("a register name after `%`")?;
+    let (name, _) = c.ident("a register name after `%`")?;
     let bad = || {
         c.err_at(
             col,
@@ -212,7 +212,6 @@ fn reg(c: &mut Cursor) -> Result<Reg, AsmError> {
         )
     };
     let digits = name.strip_prefix('r').ok_or_else(bad)?;
-    let _ = ncol;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }

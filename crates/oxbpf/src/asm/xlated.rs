@@ -19,27 +19,29 @@ pub trait XlatedHooks {
     /// The whole operand of a `call` at `slot` (printed as `call {operand}`). `None` prints
     /// the kernel's default: `bpf_<helper>#<id>` (or `unknown#<id>`), `pc+<off>` for local
     /// calls, `kernel-function#<id>` for kfuncs.
-    fn call_operand(&self, slot: usize, target: CallTarget) -> Option<String> {
-        let _ = (slot, target);
+    fn call_operand(&self, _slot: usize, _target: CallTarget) -> Option<String> {
         None
     }
 
     /// The right-hand side of a 64-bit immediate load at `slot`. `None` prints the kernel's
     /// default, the 64-bit value in hex.
-    fn imm_operand(&self, slot: usize, pseudo: LdPseudo, imm: i32, imm2: i32) -> Option<String> {
-        let _ = (slot, pseudo, imm, imm2);
+    fn imm_operand(
+        &self,
+        _slot: usize,
+        _pseudo: LdPseudo,
+        _imm: i32,
+        _imm2: i32,
+    ) -> Option<String> {
         None
     }
 
     /// A source line to print (as `; line`) before the instruction at `slot`.
-    fn line_info(&self, slot: usize) -> Option<String> {
-        let _ = slot;
+    fn line_info(&self, _slot: usize) -> Option<String> {
         None
     }
 
     /// A function header to print (as `name:`) before the instruction at `slot`.
-    fn func_header(&self, slot: usize) -> Option<String> {
-        let _ = slot;
+    fn func_header(&self, _slot: usize) -> Option<String> {
         None
     }
 }
