@@ -3,3 +3,7 @@
 pub mod asm;
 pub mod helpers;
 pub mod isa;
+pub mod jit;
+#[cfg(target_os = "linux")]
+pub mod kernel;
+pub mod testgen;

@@ -3,16 +3,21 @@
 //! bytes; every negative assembler case fails with a message naming its line.
 //!
 //! The data lives outside the repository; set `OXBPF_CONFORMANCE_DIR` to the folder holding
-//! `bpf_conformance/` and `ubpf/` (default `/work/shared/conformance`).
+//! `bpf_conformance/` and `ubpf/` if it is not `shared/conformance` beside the repository.
 
 use super::*;
 use crate::isa::decode;
 use std::path::{Path, PathBuf};
 
+/// `$OXBPF_CONFORMANCE_DIR`, else `shared/conformance` beside the repository (the same rule
+/// as `tests-support/data_file.rs`, whose reader this module does not use because it also
+/// parses `mem` sections, and only `asm`, `raw` and `error` matter here).
 fn corpus_dir() -> PathBuf {
     let dir = std::env::var_os("OXBPF_CONFORMANCE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/conformance"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
+        });
     assert!(
         dir.join("bpf_conformance/tests").is_dir(),
         "conformance data not found in {} (set OXBPF_CONFORMANCE_DIR)",
