@@ -3,8 +3,8 @@
 
 use super::xlated;
 use crate::isa::{
-    AluOp, AtomicOp, ByteOrder, CallTarget, Insn, JmpCond, LdPseudo, Located, Reg, Size, Src,
-    Width, SLOT_SIZE,
+    decode, AluOp, AtomicOp, ByteOrder, CallTarget, DecodeError, Insn, JmpCond, LdPseudo, Located,
+    Reg, Size, Src, Width, SLOT_SIZE,
 };
 use std::fmt::Write;
 
@@ -22,6 +22,24 @@ pub enum Style {
     Symbolic,
     /// The mnemonic syntax of the bpf_conformance data: `mov32 %r0, 1`.
     Conformance,
+}
+
+impl std::str::FromStr for Style {
+    type Err = String;
+
+    /// `llvm`, `xlated` (or `bpftool`), `symbolic` (or `strace`), `conformance` (or
+    /// `mnemonic`).
+    fn from_str(s: &str) -> Result<Style, String> {
+        match s {
+            "llvm" => Ok(Style::Llvm),
+            "xlated" | "bpftool" => Ok(Style::Xlated),
+            "symbolic" | "strace" => Ok(Style::Symbolic),
+            "conformance" | "mnemonic" => Ok(Style::Conformance),
+            other => Err(format!(
+                "unknown disassembly style `{other}` (llvm, xlated, symbolic, conformance)"
+            )),
+        }
+    }
 }
 
 /// Disassembler settings.
@@ -62,6 +80,11 @@ impl Default for DisasmOptions {
     fn default() -> Self {
         DisasmOptions::new(Style::Llvm)
     }
+}
+
+/// Decodes wire bytes and disassembles them (see [`disassemble`]).
+pub fn disassemble_bytes(bytes: &[u8], opts: &DisasmOptions) -> Result<String, DecodeError> {
+    Ok(disassemble(&decode(bytes)?, opts))
 }
 
 /// Disassembles a decoded program, one instruction per line (for [`Style::Symbolic`], one
@@ -717,6 +740,22 @@ mod tests {
         assert!(lines[1].starts_with("{code=BPF_LDX|BPF_B|BPF_MEMSX,"));
         assert!(lines[2].starts_with("{code=BPF_JMP32|BPF_K|BPF_JSLT, dst_reg=BPF_REG_1, src_reg=BPF_REG_0, off=-1, imm=0x5}"));
         assert!(lines[3].starts_with("{code=BPF_ALU|BPF_X|BPF_END,"));
+    }
+
+    #[test]
+    fn styles_by_name_and_bytes_entry_point() {
+        assert_eq!("strace".parse::<Style>(), Ok(Style::Symbolic));
+        assert_eq!("xlated".parse::<Style>(), Ok(Style::Xlated));
+        assert!("intel".parse::<Style>().is_err());
+        let opts = DisasmOptions::new(Style::Conformance);
+        assert_eq!(
+            disassemble_bytes(
+                &[0xb4, 0x00, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+                &opts
+            ),
+            Ok("mov32 %r0, 1\nexit\n".to_string())
+        );
+        assert!(disassemble_bytes(&[0xff; 8], &opts).is_err());
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! that name maps, functions and source lines), strace's symbolic structure form, and the
 //! conformance mnemonic syntax. LLVM and mnemonic output assemble back to the same bytes.
 //!
+//! The assembler checks syntax and field ranges; program structure (jump targets inside the
+//! program, a final `exit`...) is [`isa::validate`]'s job.
+//!
 //! ```
 //! use oxbpf::asm::{self, DisasmOptions, Style};
 //! let bytes = asm::assemble("r0 = 1\nif r1 > 5 goto done\nr0 += r1\ndone:\nexit").unwrap();
@@ -30,7 +33,7 @@ mod parse_llvm;
 mod parse_mnemonic;
 mod xlated;
 
-pub use disasm::{disassemble, fmt_insn, DisasmOptions, Style};
+pub use disasm::{disassemble, disassemble_bytes, fmt_insn, DisasmOptions, Style};
 pub use xlated::{disassemble_xlated, fmt_xlated, BpftoolHooks, XlatedHooks};
 
 use crate::helpers::ids::helper_id;

@@ -788,3 +788,19 @@ fn random_token_soup_never_panics() {
     // Some of the soup is valid (`exit`, `r1 = 0`...), most is not.
     assert!(ok > 0);
 }
+
+#[test]
+fn example_program_assembles() {
+    let p = assemble_located(include_str!("../../../../examples/hello.s")).unwrap();
+    assert_eq!(p.len(), 10);
+    assert_eq!(
+        p[0].insn,
+        Insn::St {
+            size: Size::W,
+            dst: Reg::R10,
+            off: -16,
+            imm: 0x6c6c6548
+        }
+    );
+    assert_eq!(p[7].insn, Insn::Call(CallTarget::Helper(6)));
+}
