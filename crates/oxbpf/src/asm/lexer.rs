@@ -342,6 +342,22 @@ impl<'a> Cursor<'a> {
         Ok(v as u32 as i32)
     }
 
+    /// A 32-bit immediate as LLVM reads it: any value from -2^31 to 2^32-1, decimal or hex,
+    /// stored as the same 32 bits (`r1 = 4294967295` is `r1 = -1`).
+    pub fn imm32_llvm(&mut self, what: &str) -> Result<i32, AsmError> {
+        let (v, _, col) = self.signed_num(what)?;
+        if v < i32::MIN as i128 || v > u32::MAX as i128 {
+            return Err(self.err_at(
+                col,
+                AsmErrorKind::ImmOutOfRange {
+                    value: v,
+                    range: "32-bit: -2147483648..4294967295",
+                },
+            ));
+        }
+        Ok(v as u32 as i32)
+    }
+
     /// A 64-bit immediate (signed or unsigned 64-bit range).
     pub fn imm64(&mut self, what: &str) -> Result<u64, AsmError> {
         let (v, _, col) = self.signed_num(what)?;

@@ -343,7 +343,7 @@ fn jmp_cond(p: &str) -> Option<JmpCond> {
 fn src_operand(c: &mut Cursor, width: Width) -> Result<Src, AsmError> {
     match try_reg(c)? {
         Some(r) => Ok(Src::Reg(want_width(c, r, width)?)),
-        None => Ok(Src::Imm(c.imm32("a register or an immediate")?)),
+        None => Ok(Src::Imm(c.imm32_llvm("a register or an immediate")?)),
     }
 }
 
@@ -592,7 +592,7 @@ fn store(c: &mut Cursor) -> Result<Parsed, AsmError> {
             off,
         }));
     }
-    let imm = c.imm32("a register or an immediate")?;
+    let imm = c.imm32_llvm("a register or an immediate")?;
     Ok(Parsed::done(Insn::St {
         size,
         dst,
@@ -699,7 +699,7 @@ fn assign(c: &mut Cursor, d: RegOp) -> Result<Parsed, AsmError> {
         }));
     }
     // An immediate: `ll` makes it the two-slot 64-bit load.
-    let (v, hex, col) = c.signed_num("a register, an immediate or an expression")?;
+    let (v, _, col) = c.signed_num("a register, an immediate or an expression")?;
     if c.eat_ident("ll") {
         let dst = want_width(c, d, Width::W64)?;
         if v < i64::MIN as i128 || v > u64::MAX as i128 {
@@ -713,12 +713,7 @@ fn assign(c: &mut Cursor, d: RegOp) -> Result<Parsed, AsmError> {
         }
         return Ok(Parsed::done(Insn::ld_imm64(dst, v as u64)));
     }
-    let max = if hex {
-        u32::MAX as i128
-    } else {
-        i32::MAX as i128
-    };
-    if v < i32::MIN as i128 || v > max {
+    if v < i32::MIN as i128 || v > u32::MAX as i128 {
         return Err(c.err_at(
             col,
             AsmErrorKind::ImmOutOfRange {
@@ -894,7 +889,7 @@ fn load(c: &mut Cursor, d: RegOp) -> Result<Parsed, AsmError> {
             let s = reg(c)?;
             let src = want_width(c, s, Width::W64)?;
             let imm = if c.is_punct("+") || c.is_punct("-") {
-                c.imm32("an offset")?
+                c.imm32_llvm("an offset")?
             } else {
                 0
             };
@@ -902,7 +897,7 @@ fn load(c: &mut Cursor, d: RegOp) -> Result<Parsed, AsmError> {
         } else {
             Insn::LdAbs {
                 size,
-                imm: c.imm32("an offset")?,
+                imm: c.imm32_llvm("an offset")?,
             }
         };
         c.expect_punct("]")?;

@@ -566,6 +566,17 @@ fn errors_name_line_column_and_kind() {
         err("mov %r0, %r11").kind,
         AsmErrorKind::BadRegister { .. }
     ));
+    // LLVM syntax: like llvm-mc, any 32-bit pattern, decimal or hex; not beyond.
+    assert_eq!(one("r1 = 4294967295"), one("r1 = -1"));
+    assert_eq!(one("if r1 > 0xffffffff goto +1"), one("if r1 > -1 goto +1"));
+    assert!(matches!(
+        err("r1 = -2147483649").kind,
+        AsmErrorKind::ImmOutOfRange { .. }
+    ));
+    assert!(matches!(
+        err("r1 += 4294967296").kind,
+        AsmErrorKind::ImmOutOfRange { .. }
+    ));
     let e = err("r1 = 0x100000000");
     assert_eq!(e.column, Some(6));
     assert!(matches!(e.kind, AsmErrorKind::ImmOutOfRange { .. }));
