@@ -201,6 +201,16 @@ fn golden_llvm_objdump_sweep() {
     );
     eprintln!("sweep: {same} identical, {skipped} documented divergences");
     assert!(same > 1_500);
+    // Decimal mode against `llvm-mc --disassemble`, which prints immediates in decimal.
+    let (same_dec, skipped_dec) = compare_with_objdump(
+        include_bytes!("testdata/sweep.bin"),
+        include_str!("testdata/sweep.llvm-mc.txt"),
+        &DisasmOptions {
+            hex: false,
+            ..llvm_opts()
+        },
+    );
+    assert_eq!((same_dec, skipped_dec), (same, skipped));
 }
 
 #[test]
