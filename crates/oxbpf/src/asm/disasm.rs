@@ -57,6 +57,9 @@ pub struct DisasmOptions {
     /// LLVM style: prefix each line with the slot number and the raw bytes, like
     /// `llvm-objdump -d` (`       0:\tb7 00 00 00 01 00 00 00\tr0 = 0x1`).
     pub raw_bytes: bool,
+    /// LLVM style: prefix each line with the slot number only, like
+    /// `llvm-objdump -d --no-show-raw-insn` (`       0:\tr0 = 0x1`). Implied by `raw_bytes`.
+    pub slot_numbers: bool,
     /// LLVM style: annotate jump targets with `<symbol+0xOFFSET>` (byte offset from the
     /// start of the program), as `llvm-objdump` does when the section has a symbol.
     pub symbol: Option<String>,
@@ -71,6 +74,7 @@ impl DisasmOptions {
             hex: true,
             alu32: true,
             raw_bytes: false,
+            slot_numbers: false,
             symbol: None,
         }
     }
@@ -102,6 +106,9 @@ pub fn disassemble(insns: &[Located], opts: &DisasmOptions) -> String {
                 l.insn.encode_into(&mut bytes);
                 let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
                 let _ = writeln!(out, "{:>8}:\t{}\t{}", l.slot, hex.join(" "), text);
+            }
+            Style::Llvm if opts.slot_numbers => {
+                let _ = writeln!(out, "{:>8}:\t{}", l.slot, text);
             }
             Style::Symbolic => {
                 for part in symbolic_slots(&l.insn) {
@@ -770,6 +777,22 @@ mod tests {
             disassemble(&prog, &opts),
             "       0:\tb7 00 00 00 01 00 00 00\tr0 = 0x1\n       1:\t18 01 00 00 88 77 66 55 00 00 00 00 44 33 22 11\tr1 = 0x1122334455667788 ll\n       3:\t05 00 fd ff 00 00 00 00\tgoto -0x3 <f+0x8>\n       4:\t95 00 00 00 00 00 00 00\texit\n"
         );
+    }
+
+    #[test]
+    fn slot_column_like_no_show_raw_insn() {
+        let prog = assemble_located("r8 = r1\nr1 = *(s8 *)(r8 + 3)\nexit").unwrap();
+        let opts = DisasmOptions {
+            slot_numbers: true,
+            ..DisasmOptions::default()
+        };
+        // As `llvm-objdump -d --no-show-raw-insn` prints the start of testdata/prog.c.
+        let text = disassemble(&prog, &opts);
+        assert_eq!(
+            text,
+            "       0:\tr8 = r1\n       1:\tr1 = *(s8 *)(r8 + 0x3)\n       2:\texit\n"
+        );
+        assert_eq!(assemble_located(&text).unwrap(), prog);
     }
 
     #[test]
