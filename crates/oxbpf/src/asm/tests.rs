@@ -111,6 +111,7 @@ fn round_trip(bytes: &[u8], opts: &DisasmOptions) {
 fn sweep_round_trips_in_every_reassemblable_style() {
     let all = sweep_encodings();
     assert!(all.len() > 10_000, "only {} encodings", all.len());
+    eprintln!("{} encodings", all.len());
     let mut styles = vec![
         DisasmOptions::new(Style::Conformance),
         llvm_opts(),
