@@ -1,5 +1,6 @@
 //! oxbpf: the eBPF system in user space.
 
+pub mod asm;
 pub mod helpers;
 pub mod isa;
 pub mod jit;
