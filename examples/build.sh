@@ -1,0 +1,19 @@
+#!/bin/sh
+# Rebuild oxbpf's example BPF objects from their C sources.
+# Usage: examples/build.sh   (needs clang-19 or CLANG=...)
+set -eu
+cd "$(dirname "$0")"
+CLANG="${CLANG:-clang-19}"
+build() { # src out extra-flags...
+	src="$1"; out="$2"; shift 2
+	"$CLANG" -O2 -target bpf -Iinclude -fdebug-prefix-map="$PWD"=. "$@" -c "$src" -o "$out"
+}
+build hello.c hello.o -g
+build hello.c hello-nobtf.o
+build hello.c hello-v1.o -g -mcpu=v1
+build subprog.c subprog.o -g
+build subprog.c subprog-v4.o -g -mcpu=v4
+build legacy_maps.c legacy_maps.o -g
+build iproute2_maps.c iproute2_maps.o
+build btf_maps.c btf_maps.o -g -mcpu=v3
+echo "built: $(ls *.o | tr '\n' ' ')"
