@@ -16,4 +16,5 @@ build subprog.c subprog-v4.o -g -mcpu=v4
 build legacy_maps.c legacy_maps.o -g
 build iproute2_maps.c iproute2_maps.o
 build btf_maps.c btf_maps.o -g -mcpu=v3
+build extern_call.c extern_call.o -g -fno-builtin
 echo "built: $(ls *.o | tr '\n' ' ')"
