@@ -460,3 +460,5 @@ impl Object {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_malformed;
