@@ -2,6 +2,11 @@
  * initial function slots, and several programs in one section. */
 #include "oxbpf_helpers.h"
 
+/* Built a second time with -DTC_SEC=\"classifier\" for the aya-obj oracle test. */
+#ifndef TC_SEC
+#define TC_SEC "tc"
+#endif
+
 struct key_t {
 	__u32 pid;
 	__u8 comm[16];
@@ -52,13 +57,13 @@ struct {
 	.values = { [1] = (void *)&tail_a },
 };
 
-SEC("tc")
+SEC(TC_SEC)
 int tail_a(struct __sk_buff *skb)
 {
 	return 1;
 }
 
-SEC("tc")
+SEC(TC_SEC)
 int classify(struct __sk_buff *skb)
 {
 	struct key_t k = {};

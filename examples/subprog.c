@@ -2,6 +2,11 @@
  * and through a second subprogram. */
 #include "oxbpf_helpers.h"
 
+/* Built a second time with -DTC_SEC=\"classifier\" for the aya-obj oracle test. */
+#ifndef TC_SEC
+#define TC_SEC "tc"
+#endif
+
 __noinline int add_one(int x)
 {
 	return x + 1;
@@ -24,7 +29,7 @@ int xdp_sub(struct xdp_md *ctx)
 	return v > 2 ? XDP_PASS : XDP_DROP;
 }
 
-SEC("tc")
+SEC(TC_SEC)
 int tc_sub(struct __sk_buff *skb)
 {
 	return add_two((int)skb->len) == 0 ? 1 : 0;

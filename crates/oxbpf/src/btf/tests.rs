@@ -384,7 +384,7 @@ fn btf_ext_records() {
     );
     let l = &ext.line_info["xdp"][0];
     assert_eq!(l.file_name, "./subprog.c");
-    assert_eq!((l.line_num, l.column), (23, 10));
+    assert_eq!((l.line_num, l.column), (28, 10));
     assert!(l.line.contains("add_one"));
     assert!(ext.core_relos.is_empty());
 }

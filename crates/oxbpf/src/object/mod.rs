@@ -462,3 +462,5 @@ impl Object {
 mod tests;
 #[cfg(test)]
 mod tests_malformed;
+#[cfg(test)]
+mod tests_oracle;
