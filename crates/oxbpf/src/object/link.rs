@@ -155,5 +155,14 @@ pub(super) fn link_programs(
             out.push(link_one(code, c, f, ext)?);
         }
     }
+    if out.is_empty() {
+        // Code only in `.text` (no SEC() annotations): its global functions are the
+        // programs, as older libbpf treated a lone `.text` program.
+        for c in code.iter().filter(|c| c.name == ".text") {
+            for f in c.funcs.iter().filter(|f| f.global) {
+                out.push(link_one(code, c, f, ext)?);
+            }
+        }
+    }
     Ok(out)
 }

@@ -40,6 +40,8 @@ pub(super) struct Func {
     pub len: usize,
     /// A program entry (global function in a non-`.text` section).
     pub entry: bool,
+    /// Global (or weak) binding.
+    pub global: bool,
 }
 
 /// What an instruction of a section refers to after relocation.
@@ -99,6 +101,7 @@ fn functions(elf: &Elf<'_>, sec: &Sec<'_>, n: usize) -> Result<Vec<Func>, Object
             start: (s.value / 8) as usize,
             len: (size / 8) as usize,
             entry: sec.name != ".text" && s.bind != STB_LOCAL,
+            global: s.bind != STB_LOCAL,
         });
     }
     if funcs.is_empty() && n > 0 && sec.name != ".text" {
@@ -108,6 +111,7 @@ fn functions(elf: &Elf<'_>, sec: &Sec<'_>, n: usize) -> Result<Vec<Func>, Object
             start: 0,
             len: n,
             entry: true,
+            global: true,
         });
     } else if sec.name != ".text" && !funcs.iter().any(|f| f.entry) {
         // Only static functions: treat them all as programs rather than lose them.

@@ -398,3 +398,81 @@ fn names() {
         "a_very_long_obj"
     );
 }
+
+#[test]
+fn strings_custom_data_static_subprog_and_core() {
+    let o = load("misc.o");
+    assert_eq!(map_names(&o), [".data.limits", ".rodata.str1.1"]);
+    let (li, limits) = o.map(".data.limits").unwrap();
+    assert_eq!(limits.origin, MapOrigin::Data(DataKind::Data));
+    assert_eq!(limits.data.as_deref(), Some(&100i32.to_le_bytes()[..]));
+    let (si, strs) = o.map(".rodata.str1.1").unwrap();
+    assert_eq!(strs.map_flags, BPF_F_RDONLY_PROG);
+    assert_eq!(strs.data.as_deref(), Some(&b"egress %d\n\0"[..]));
+    for name in ["egress", "egress2"] {
+        let p = o.program(name).unwrap();
+        let k = p.kind.as_ref().unwrap();
+        assert_eq!(
+            (k.prog_type, k.expected_attach_type),
+            (prog_type::CGROUP_SKB, Some(attach_type::CGROUP_INET_EGRESS))
+        );
+        let clamp = p.functions.iter().find(|f| f.name == "clamp").unwrap();
+        assert_eq!(clamp.section, ".text");
+        assert_eq!(clamp.start + clamp.len, p.insns.len());
+        let r = relocs(p);
+        // The static subprogram is called through the `.text` section symbol.
+        assert!(r.contains(&(
+            r.iter()
+                .find(|x| matches!(x.2, RelocKind::Call { .. }))
+                .unwrap()
+                .0,
+            ".text",
+            RelocKind::Call {
+                target: clamp.start
+            }
+        )));
+        // Its own data reference is relocated in every program that links it.
+        assert!(r.contains(&(
+            clamp.start + 2,
+            "limit",
+            RelocKind::MapValue { map: li, offset: 0 }
+        )));
+    }
+    let e = relocs(o.program("egress").unwrap());
+    assert_eq!(
+        e[0],
+        (
+            2,
+            ".rodata.str1.1",
+            RelocKind::MapValue { map: si, offset: 0 }
+        )
+    );
+    let t = o.program("on_new_task").unwrap();
+    assert_eq!(t.core_relos.len(), 1);
+    let c = &t.core_relos[0];
+    let btf = o.btf.as_ref().unwrap();
+    assert_eq!(btf.type_by_id(c.type_id).unwrap().name, "task_struct");
+    assert_eq!((c.access.as_str(), c.kind), ("0:1", 0));
+    let ext = o.btf_ext.as_ref().unwrap();
+    assert_eq!(ext.core_relos["kprobe/wake_up_new_task"].len(), 1);
+}
+
+#[test]
+fn text_only_object_has_programs() {
+    // Rename every program section so only `.text` code would remain: the global
+    // functions of `.text` then become the programs.
+    let o = load("subprog.o");
+    assert!(o.programs.iter().all(|p| p.section != ".text"));
+    let mut d = fixture("subprog.o");
+    for s in ["xdp", "tc"] {
+        let elf = super::elf::Elf::parse(&d).unwrap();
+        let idx = elf.secs.iter().position(|x| x.name == s).unwrap();
+        // Clear SHF_EXECINSTR: the section is no longer code.
+        let at = u64::from_le_bytes(d[0x28..0x30].try_into().unwrap()) as usize + idx * 64 + 8;
+        d[at] &= !4;
+    }
+    let o = Object::parse(&d, "subprog").unwrap();
+    let names: Vec<_> = o.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["add_one", "add_two"]);
+    assert!(o.programs.iter().all(|p| p.kind.is_none()));
+}

@@ -278,7 +278,14 @@ impl Rng {
 /// Parses the mutant and exercises what a consumer would touch (BTF printing of data
 /// maps); returns whether it parsed.
 fn exercise(d: &[u8]) -> bool {
-    let Ok(o) = parse(d) else { return false };
+    let o = match parse(d) {
+        Ok(o) => o,
+        Err(e) => {
+            // Messages must render too.
+            assert!(!e.to_string().is_empty());
+            return false;
+        }
+    };
     if let Some(btf) = &o.btf {
         for m in &o.maps {
             if let (Some(id), Some(data)) = (m.btf_value_type_id, &m.data) {
@@ -369,4 +376,52 @@ fn diff(a: &[u8], b: &[u8]) -> Vec<(usize, u8, u8)> {
         .filter(|(_, (x, y))| x != y)
         .map(|(i, (x, y))| (i, *x, *y))
         .collect()
+}
+
+/// Offset of the first occurrence of `pat` in `d`.
+fn find(d: &[u8], pat: &[u8]) -> usize {
+    d.windows(pat.len()).position(|w| w == pat).unwrap()
+}
+
+#[test]
+fn btf_maps_need_btf() {
+    let mut d = fixture("btf_maps.o");
+    let btf_sh = shdr(&d, ".BTF");
+    let name_off = u32::from_le_bytes(d[btf_sh..btf_sh + 4].try_into().unwrap()) as usize;
+    let strtab = sec_off(&d, ".strtab");
+    // ".BTF" -> ".XTF"
+    d[strtab + name_off + 1] = b'X';
+    assert!(matches!(
+        parse(&d),
+        Err(ObjectError::MissingBtf { ref section }) if section == ".maps"
+    ));
+}
+
+#[test]
+fn btf_map_with_unknown_type() {
+    let mut d = fixture("btf_maps.o");
+    // [31] ARRAY elem=int(2) index=4 nr_elems=1: the `__uint(type, BPF_MAP_TYPE_HASH)`
+    // of `flows`. Make it 99.
+    let mut pat = Vec::new();
+    for w in [0u32, 3 << 24, 0, 2, 4, 1] {
+        pat.extend_from_slice(&w.to_le_bytes());
+    }
+    let at = find(&d, &pat) + 20;
+    put(&mut d, at, &99u32.to_le_bytes());
+    assert!(matches!(
+        parse(&d),
+        Err(ObjectError::UnknownMapType { ref map, map_type: 99 }) if map == "flows"
+    ));
+}
+
+#[test]
+fn errors_name_their_location() {
+    let mut d = fixture("hello.o");
+    let rel = sec_off(&d, ".relxdp");
+    put(&mut d, rel + 16, &0x1001u64.to_le_bytes());
+    let e = parse(&d).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "relocation 1 in .relxdp: offset 4097 is not an instruction of xdp"
+    );
 }
