@@ -224,6 +224,17 @@ impl BtfExt {
                 btf,
             )?;
         }
+        // Linking looks records up by instruction range: keep each section sorted
+        // (clang emits them sorted; a stable sort keeps equal offsets in file order).
+        ext.func_info
+            .values_mut()
+            .for_each(|v| v.sort_by_key(|r| r.insn));
+        ext.line_info
+            .values_mut()
+            .for_each(|v| v.sort_by_key(|r| r.insn));
+        ext.core_relos
+            .values_mut()
+            .for_each(|v| v.sort_by_key(|r| r.insn));
         Ok(ext)
     }
 }

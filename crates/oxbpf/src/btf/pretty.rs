@@ -91,12 +91,9 @@ impl Btf {
                     return Ok(Value::Bool(raw != 0));
                 }
                 if encoding & INT_CHAR != 0 {
-                    let c = raw as u8;
-                    return Ok(Value::String(if c.is_ascii_graphic() || c == b' ' {
-                        char::from(c).to_string()
-                    } else {
-                        format!("\\u00{c:02x}")
-                    }));
+                    // bpftool writes the character, or `\u00XX` for unprintable ones,
+                    // which is the same JSON string.
+                    return Ok(Value::String(char::from(raw as u8).to_string()));
                 }
                 let shift = 128 - bits.clamp(8, 64);
                 Ok(if encoding & INT_SIGNED != 0 {
@@ -121,8 +118,8 @@ impl Btf {
             BtfKind::Enum {
                 size,
                 signed,
+                is64,
                 values,
-                ..
             } => {
                 let size = *size as usize;
                 let b = slice(data, id, offset, size)?;
@@ -136,7 +133,8 @@ impl Btf {
                 if let Some(e) = values.iter().find(|e| e.value & mask == raw & mask) {
                     return Ok(Value::String(e.name.clone()));
                 }
-                Ok(if *signed {
+                // bpftool prints unmatched ENUM values as signed, ENUM64 by kind_flag.
+                Ok(if *signed || !*is64 {
                     let shift = 64 - bits;
                     Value::from(((raw << shift) as i64) >> shift)
                 } else {

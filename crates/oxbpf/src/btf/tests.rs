@@ -231,13 +231,20 @@ fn handmade_kinds() {
     b.words(&[u, Builder::info(kind::FWD, 0, true), 0]);
     b.words(&[0, Builder::info(kind::FUNC_PROTO, 1, false), 1, fa, 1]);
     b.words(&[fa, Builder::info(kind::VAR, 0, false), 1, 1]);
+    // [17] unsigned enum flags { ONE = 1 }
+    let one = b.s("ONE");
+    b.words(&[0, Builder::info(kind::ENUM, 1, false), 4, one, 1]);
     let btf = Btf::parse(&b.build()).unwrap();
-    assert_eq!(btf.len(), 17);
+    assert_eq!(btf.len(), 18);
+    assert_eq!(btf.dump(17, &1u32.to_le_bytes()).unwrap(), json!("ONE"));
+    // Like bpftool, an unmatched 32-bit enum value prints signed.
+    assert_eq!(btf.dump(17, &u32::MAX.to_le_bytes()).unwrap(), json!(-1));
     assert_eq!(btf.dump(2, &7i32.to_le_bytes()).unwrap(), json!("BLUE"));
     assert_eq!(btf.dump(2, &(-1i32).to_le_bytes()).unwrap(), json!("RED"));
     assert_eq!(btf.dump(2, &(-5i32).to_le_bytes()).unwrap(), json!(-5));
     assert_eq!(btf.dump(3, &[1]).unwrap(), json!(true));
     assert_eq!(btf.dump(4, b"A").unwrap(), json!("A"));
+    assert_eq!(btf.dump(4, &[7]).unwrap(), json!("\u{7}"));
     assert_eq!(btf.dump(5, &2.5f64.to_le_bytes()).unwrap(), json!(2.5));
     assert_eq!(
         btf.dump(6, &7i32.to_le_bytes()).unwrap(),

@@ -3,6 +3,8 @@
 //! after this file works on these plain structs.
 
 use object::read::elf::{FileHeader, Rel as _, SectionHeader, Sym as _};
+use std::collections::HashMap;
+
 use object::{Endianness, SymbolIndex};
 
 use super::ObjectError;
@@ -93,6 +95,10 @@ pub struct Elf<'a> {
     pub syms: Vec<Sym>,
     /// Relocations by target section index: (relocation section name, entries).
     pub rels: Vec<(usize, String, Vec<Rel>)>,
+    /// Symbol indices by section index, so per-section lookups stay linear overall.
+    by_section: Vec<Vec<usize>>,
+    /// (section, name) -> first non-section symbol with that name there.
+    by_name: HashMap<(usize, String), usize>,
 }
 
 fn elf_err(what: &'static str) -> impl Fn(object::read::Error) -> ObjectError {
@@ -224,7 +230,25 @@ impl<'a> Elf<'a> {
                 .collect();
             rels.push((target, name, list));
         }
-        Ok(Elf { secs, syms, rels })
+        let mut by_section = vec![Vec::new(); secs.len()];
+        let mut by_name = HashMap::new();
+        for (i, s) in syms.iter().enumerate() {
+            if let Some(list) = s.section.and_then(|x| by_section.get_mut(x)) {
+                list.push(i);
+                if s.st_type != STT_SECTION {
+                    by_name
+                        .entry((s.section.unwrap_or(0), s.name.clone()))
+                        .or_insert(i);
+                }
+            }
+        }
+        Ok(Elf {
+            secs,
+            syms,
+            rels,
+            by_section,
+            by_name,
+        })
     }
 
     /// Relocations that apply to section `index` (with the relocation section's name).
@@ -242,9 +266,17 @@ impl<'a> Elf<'a> {
 
     /// Symbols defined in section `index`, with their symbol-table indices.
     pub fn syms_in(&self, index: usize) -> impl Iterator<Item = (usize, &Sym)> {
-        self.syms
-            .iter()
-            .enumerate()
-            .filter(move |(_, s)| s.section == Some(index))
+        self.by_section
+            .get(index)
+            .into_iter()
+            .flatten()
+            .map(|&i| (i, &self.syms[i]))
+    }
+
+    /// The (non-section) symbol named `name` defined in section `index`.
+    pub fn sym_by_name(&self, index: usize, name: &str) -> Option<&Sym> {
+        self.by_name
+            .get(&(index, name.to_owned()))
+            .map(|&i| &self.syms[i])
     }
 }

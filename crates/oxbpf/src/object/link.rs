@@ -11,16 +11,23 @@ use super::reloc::{set_imm, Func, SecCode, Target};
 use super::sections::program_kind;
 use super::{ExternalCall, LinkedFunction, ObjectError, ProgramSection, RelocKind, Relocation};
 
-/// Finds the function starting at `insn` in section `sec`.
-fn func_at(code: &[SecCode], sec: usize, insn: usize) -> Option<(&SecCode, &Func)> {
-    let c = code.iter().find(|c| c.index == sec)?;
-    let f = c.funcs.iter().find(|f| f.start == insn)?;
-    Some((c, f))
+/// Functions by (section index, start instruction).
+type FuncIndex<'c> = HashMap<(usize, usize), (&'c SecCode, &'c Func)>;
+
+fn func_index(code: &[SecCode]) -> FuncIndex<'_> {
+    let mut idx = HashMap::new();
+    for c in code {
+        for f in &c.funcs {
+            idx.entry((c.index, f.start)).or_insert((c, f));
+        }
+    }
+    idx
 }
 
 /// Builds one linked program from the entry function `entry` of section `c`.
 fn link_one(
     code: &[SecCode],
+    funcs: &FuncIndex<'_>,
     c: &SecCode,
     entry: &Func,
     ext: Option<&BtfExt>,
@@ -68,16 +75,18 @@ fn link_one(
                     continue;
                 }
                 Target::Call(ts, ti) | Target::FuncAddr(ts, ti) => {
-                    let (tc, tf) =
-                        func_at(code, ts, ti).ok_or_else(|| ObjectError::BadCallTarget {
-                            section: sc.name.clone(),
-                            insn: i,
-                            target_section: code
-                                .iter()
-                                .find(|c| c.index == ts)
-                                .map_or_else(|| ts.to_string(), |c| c.name.clone()),
-                            target: ti as i64,
-                        })?;
+                    let &(tc, tf) =
+                        funcs
+                            .get(&(ts, ti))
+                            .ok_or_else(|| ObjectError::BadCallTarget {
+                                section: sc.name.clone(),
+                                insn: i,
+                                target_section: code
+                                    .iter()
+                                    .find(|c| c.index == ts)
+                                    .map_or_else(|| ts.to_string(), |c| c.name.clone()),
+                                target: ti as i64,
+                            })?;
                     let tbase = match placed.get(&(ts, ti)) {
                         Some(&b) => b,
                         None => {
@@ -112,33 +121,46 @@ fn link_one(
     Ok(prog)
 }
 
+/// The records of `v` (sorted by instruction) inside `range`.
+fn in_range<'v, T>(
+    v: &'v [T],
+    insn: impl Fn(&T) -> usize,
+    range: &std::ops::Range<usize>,
+) -> &'v [T] {
+    let lo = v.partition_point(|r| insn(r) < range.start);
+    let hi = v.partition_point(|r| insn(r) < range.end);
+    &v[lo..hi.max(lo)]
+}
+
 /// Copies each placed function's BTF.ext records, shifted to the function's final start.
 fn rebase(prog: &mut ProgramSection, placed: &[(&SecCode, &Func, usize)], ext: &BtfExt) {
     for &(sc, f, base) in placed {
         let range = f.start..f.start + f.len;
         let shift = |insn: usize| base + (insn - f.start);
         if let Some(v) = ext.func_info.get(&sc.name) {
-            for r in v.iter().filter(|r| range.contains(&r.insn)) {
+            for r in in_range(v, |r| r.insn, &range) {
                 let mut r = r.clone();
                 r.insn = shift(r.insn);
                 prog.func_info.push(r);
             }
         }
         if let Some(v) = ext.line_info.get(&sc.name) {
-            for r in v.iter().filter(|r| range.contains(&r.insn)) {
+            for r in in_range(v, |r| r.insn, &range) {
                 let mut r = r.clone();
                 r.insn = shift(r.insn);
                 prog.line_info.push(r);
             }
         }
         if let Some(v) = ext.core_relos.get(&sc.name) {
-            for r in v.iter().filter(|r| range.contains(&r.insn)) {
+            for r in in_range(v, |r| r.insn, &range) {
                 let mut r = r.clone();
                 r.insn = shift(r.insn);
                 prog.core_relos.push(r);
             }
         }
     }
+    // Functions are placed at increasing offsets, so this is already ordered; the
+    // kernel requires it, so make sure.
     prog.func_info.sort_by_key(|r| r.insn);
     prog.line_info.sort_by_key(|r| r.insn);
     prog.core_relos.sort_by_key(|r| r.insn);
@@ -149,10 +171,11 @@ pub(super) fn link_programs(
     code: &[SecCode],
     ext: Option<&BtfExt>,
 ) -> Result<Vec<ProgramSection>, ObjectError> {
+    let funcs = func_index(code);
     let mut out = Vec::new();
     for c in code {
         for f in c.funcs.iter().filter(|f| f.entry) {
-            out.push(link_one(code, c, f, ext)?);
+            out.push(link_one(code, &funcs, c, f, ext)?);
         }
     }
     if out.is_empty() {
@@ -160,7 +183,7 @@ pub(super) fn link_programs(
         // programs, as older libbpf treated a lone `.text` program.
         for c in code.iter().filter(|c| c.name == ".text") {
             for f in c.funcs.iter().filter(|f| f.global) {
-                out.push(link_one(code, c, f, ext)?);
+                out.push(link_one(code, &funcs, c, f, ext)?);
             }
         }
     }

@@ -251,9 +251,8 @@ pub(super) fn fixup_datasecs(elf: &Elf<'_>, btf: &mut Btf) -> Result<(), BtfErro
         // Sections are capped at 1 GiB, so the size fits.
         let size = u32::try_from(sec.size).unwrap_or(u32::MAX);
         btf.fixup_datasec(id, size, |var| {
-            elf.syms_in(sec.index)
-                .find(|(_, s)| s.name == var && s.st_type != STT_SECTION)
-                .and_then(|(_, s)| u32::try_from(s.value).ok())
+            elf.sym_by_name(sec.index, var)
+                .and_then(|s| u32::try_from(s.value).ok())
         })?;
     }
     Ok(())
@@ -521,10 +520,7 @@ fn btf_maps(
         let BtfKind::Var { target, .. } = var.kind else {
             return Err(bad_map(&var.name, sec, "DATASEC entry is not a VAR"));
         };
-        let sym = elf
-            .syms_in(sec.index)
-            .find(|(_, s)| s.name == var.name && s.st_type != STT_SECTION)
-            .map(|(_, s)| s);
+        let sym = elf.sym_by_name(sec.index, &var.name);
         let offset = sym.map_or(u64::from(v.offset), |s| s.value);
         let st = btf.resolve(target).map_err(be)?;
         // An initialized `values` array extends the symbol past the struct's size.

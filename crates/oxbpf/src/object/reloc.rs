@@ -2,7 +2,7 @@
 //! data addresses (`BPF_PSEUDO_MAP_VALUE`), and the call/function-address targets that
 //! linking resolves later. Also splits each code section into functions by symbol.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::elf::{Elf, Sec, Sym, STB_LOCAL, STT_FUNC, STT_SECTION};
 use super::maps::{MapOrigin, MapSpec};
@@ -120,18 +120,29 @@ fn functions(elf: &Elf<'_>, sec: &Sec<'_>, n: usize) -> Result<Vec<Func>, Object
     Ok(funcs)
 }
 
-/// The map a symbol (plus addend for section symbols) designates.
-fn map_at(maps: &[MapSpec], sec: usize, offset: u64) -> Option<usize> {
-    maps.iter().position(|m| {
-        m.section_index == sec
-            && m.section_offset == offset
-            && matches!(m.origin, MapOrigin::Legacy { .. } | MapOrigin::Btf)
-    })
+/// Map lookups for relocation: (section, offset) of definitions, and data sections.
+struct MapIndex {
+    defs: HashMap<(usize, u64), usize>,
+    data: HashMap<usize, usize>,
 }
 
-fn data_map(maps: &[MapSpec], sec: usize) -> Option<usize> {
-    maps.iter()
-        .position(|m| m.section_index == sec && matches!(m.origin, MapOrigin::Data(_)))
+impl MapIndex {
+    fn new(maps: &[MapSpec]) -> Self {
+        let mut defs = HashMap::new();
+        let mut data = HashMap::new();
+        for (i, m) in maps.iter().enumerate() {
+            match m.origin {
+                MapOrigin::Legacy { .. } | MapOrigin::Btf => {
+                    defs.entry((m.section_index, m.section_offset)).or_insert(i);
+                }
+                MapOrigin::Data(_) => {
+                    data.entry(m.section_index).or_insert(i);
+                }
+                MapOrigin::BtfInner => {}
+            }
+        }
+        MapIndex { defs, data }
+    }
 }
 
 /// Relocates every code section.
@@ -139,6 +150,7 @@ pub(super) fn relocate_sections(
     elf: &Elf<'_>,
     maps: &[MapSpec],
 ) -> Result<Vec<SecCode>, ObjectError> {
+    let maps = MapIndex::new(maps);
     let mut out = Vec::new();
     for sec in elf.secs.iter().filter(|s| s.is_code()) {
         if sec.data.len() % 8 != 0 {
@@ -155,7 +167,7 @@ pub(super) fn relocate_sections(
         let funcs = functions(elf, sec, insns.len())?;
         let mut targets = BTreeMap::new();
         for (rel_name, r) in elf.rels_for(sec.index) {
-            let (i, t) = relocate_one(elf, sec, maps, &mut insns, rel_name, r)?;
+            let (i, t) = relocate_one(elf, sec, &maps, &mut insns, rel_name, r)?;
             targets.insert(i, t);
         }
         // Calls and function addresses inside the section need no relocation entry.
@@ -197,7 +209,7 @@ pub(super) fn relocate_sections(
 fn relocate_one(
     elf: &Elf<'_>,
     sec: &Sec<'_>,
-    maps: &[MapSpec],
+    maps: &MapIndex,
     insns: &mut [[u8; 8]],
     rel_name: &str,
     r: &super::elf::Rel,
@@ -285,18 +297,24 @@ fn relocate_one(
                 } else {
                     sym.value
                 };
-                let m = map_at(maps, ts, off).ok_or_else(|| ObjectError::NoMapAtOffset {
-                    rel_section: rel_name.to_owned(),
-                    relocation: r.index,
-                    symbol: sym.name.clone(),
-                    section: tsec.name.clone(),
-                    offset: off,
+                let m = maps.defs.get(&(ts, off)).copied().ok_or_else(|| {
+                    ObjectError::NoMapAtOffset {
+                        rel_section: rel_name.to_owned(),
+                        relocation: r.index,
+                        symbol: sym.name.clone(),
+                        section: tsec.name.clone(),
+                        offset: off,
+                    }
                 })?;
                 set_src_reg(&mut insns[i], BPF_PSEUDO_MAP_FD);
                 set_imm(&mut insns[i], m as i32);
                 return Ok((i, (sym.name.clone(), Target::Map(m))));
             }
-            let m = data_map(maps, ts).ok_or_else(|| unsupported(tsec.name.clone()))?;
+            let m = maps
+                .data
+                .get(&ts)
+                .copied()
+                .ok_or_else(|| unsupported(tsec.name.clone()))?;
             let off = sym.value as i64 + addend;
             if off < 0 || off as u64 > tsec.size {
                 return Err(ObjectError::DataOffsetOutOfBounds {
