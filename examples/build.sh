@@ -18,6 +18,7 @@ build iproute2_maps.c iproute2_maps.o
 build btf_maps.c btf_maps.o -g -mcpu=v3
 build extern_call.c extern_call.o -g -fno-builtin
 build misc.c misc.o -g
+build legacy_inner.c legacy_inner.o
 # Variants with section names aya-obj 0.3 accepts (oracle test).
 build subprog.c subprog-classifier.o -g -DTC_SEC=\"classifier\"
 build btf_maps.c btf_maps-classifier.o -g -DTC_SEC=\"classifier\"

@@ -278,11 +278,14 @@ fn bad_map(map: &str, sec: &Sec<'_>, problem: impl Into<String>) -> ObjectError 
 
 /// Legacy definitions: every non-section symbol in a `maps` section.
 fn legacy_maps(elf: &Elf<'_>, sec: &Sec<'_>, out: &mut Vec<MapSpec>) -> Result<(), ObjectError> {
-    let syms: Vec<_> = elf
+    let mut syms: Vec<_> = elf
         .syms_in(sec.index)
         .filter(|(_, s)| s.st_type != STT_SECTION && s.st_type != STT_FILE)
         .map(|(_, s)| s)
         .collect();
+    // Definition order, as the kernel samples' loader and old libbpf sort them: the
+    // 28-byte layout's `inner_map_idx` counts in this order.
+    syms.sort_by_key(|s| s.value);
     if syms.is_empty() {
         return Ok(());
     }

@@ -118,6 +118,20 @@ pub struct ProgramKind {
     pub attach_target: Option<String>,
 }
 
+impl ProgramKind {
+    /// A kind with only a program type, for sections the caller types itself
+    /// (`2/7` → `prog_type::SCHED_CLS`).
+    pub fn new(prog_type: u32) -> Self {
+        ProgramKind {
+            prog_type,
+            expected_attach_type: None,
+            sleepable: false,
+            xdp_frags: false,
+            attach_target: None,
+        }
+    }
+}
+
 /// Flags of a table entry.
 const NONE: u8 = 0;
 /// The name may be followed by `/target`.

@@ -476,3 +476,33 @@ fn text_only_object_has_programs() {
     assert_eq!(names, ["add_one", "add_two"]);
     assert!(o.programs.iter().all(|p| p.kind.is_none()));
 }
+
+#[test]
+fn legacy_28_byte_definitions() {
+    let o = load("legacy_inner.o");
+    assert_eq!(o.license, "BSD");
+    assert!(!o.is_gpl_compatible());
+    assert_eq!(map_names(&o), ["inner", "outer"]);
+    let (_, inner) = o.map("inner").unwrap();
+    assert_eq!(inner.numa_node, 2);
+    let (oi, outer) = o.map("outer").unwrap();
+    assert_eq!(
+        (outer.map_type, outer.max_entries),
+        (map_type::ARRAY_OF_MAPS, 8)
+    );
+    assert_eq!(
+        outer.origin,
+        MapOrigin::Legacy {
+            def_size: 28,
+            id: None,
+            inner_id: None,
+            inner_idx: None,
+            inner_map_idx: Some(0)
+        }
+    );
+    let p = o.program("lookup").unwrap();
+    assert_eq!(p.kind.as_ref().unwrap().prog_type, prog_type::SCHED_CLS);
+    assert!(relocs(p)
+        .iter()
+        .any(|r| r.1 == "outer" && r.2 == RelocKind::Map { map: oi }));
+}
