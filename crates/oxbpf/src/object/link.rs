@@ -47,11 +47,10 @@ fn link_one(
     // (section index, start insn) -> final start.
     let mut placed: HashMap<(usize, usize), usize> = HashMap::new();
     let mut queue: Vec<(&SecCode, &Func, usize)> = Vec::new();
-    let base = 0;
     prog.insns
         .extend_from_slice(&c.insns[entry.start..entry.start + entry.len]);
-    placed.insert((c.index, entry.start), base);
-    queue.push((c, entry, base));
+    placed.insert((c.index, entry.start), 0);
+    queue.push((c, entry, 0));
     let mut next = 0;
     while next < queue.len() {
         let (sc, f, base) = queue[next];
@@ -101,11 +100,19 @@ fn link_one(
                     // Both indices are bounded by the file's instruction count.
                     let rel = tbase as i64 - (at as i64 + 1);
                     set_imm(&mut prog.insns[at], rel as i32);
-                    if matches!(target, Target::Call(..)) {
+                    let kind = if matches!(target, Target::Call(..)) {
                         RelocKind::Call { target: tbase }
                     } else {
                         RelocKind::FuncAddr { target: tbase }
-                    }
+                    };
+                    // pc-relative calls inside a section carry no symbol: name the callee.
+                    let symbol = if symbol.is_empty() { &tf.name } else { symbol };
+                    prog.relocations.push(Relocation {
+                        insn: at,
+                        symbol: symbol.clone(),
+                        kind,
+                    });
+                    continue;
                 }
             };
             prog.relocations.push(Relocation {

@@ -369,7 +369,7 @@ fn external_calls_static_subprogs_and_func_addresses() {
     assert_eq!(f, [("copy", 0, 25), ("callback", 25, 5), ("twice", 30, 3)]);
     let r = relocs(p);
     assert!(r.contains(&(14, ".text", RelocKind::FuncAddr { target: 25 })));
-    assert!(r.contains(&(23, "", RelocKind::Call { target: 30 })));
+    assert!(r.contains(&(23, "twice", RelocKind::Call { target: 30 })));
     assert!(r.contains(&(8, "src", RelocKind::MapValue { map: 0, offset: 64 })));
     assert_eq!(src_reg(&p.insns[14]), BPF_PSEUDO_FUNC);
     assert_eq!(imm(&p.insns[14]), 10);
