@@ -27,7 +27,7 @@ int egress(struct __sk_buff *skb)
 SEC("cgroup_skb/egress")
 int egress2(struct __sk_buff *skb)
 {
-	return clamp(skb->mark);
+	return clamp(skb->mark) > 0;
 }
 
 SEC("kprobe/wake_up_new_task")

@@ -1,4 +1,10 @@
 //! oxbpf: the eBPF system in user space.
 
 pub mod btf;
+pub mod helpers;
+pub mod isa;
+pub mod jit;
+#[cfg(target_os = "linux")]
+pub mod kernel;
 pub mod object;
+pub mod testgen;
