@@ -17,8 +17,6 @@ pub const SHT_PROGBITS: u32 = 1;
 pub const SHT_NOBITS: u32 = 8;
 /// `SHT_REL`.
 const SHT_REL: u32 = 9;
-/// `SHT_SYMTAB`.
-const SHT_SYMTAB: u32 = 2;
 /// `SHF_EXECINSTR`.
 pub const SHF_EXECINSTR: u64 = 4;
 /// `STT_FUNC`.
@@ -164,7 +162,6 @@ impl<'a> Elf<'a> {
         let symtab = table
             .symbols(endian, data, object::elf::SHT_SYMTAB)
             .map_err(elf_err("symbol table"))?;
-        debug_assert_eq!(object::elf::SHT_SYMTAB.0, SHT_SYMTAB);
         let mut syms = Vec::with_capacity(symtab.len());
         for (i, s) in symtab.iter().enumerate() {
             let name = symtab
