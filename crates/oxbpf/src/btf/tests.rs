@@ -435,3 +435,44 @@ fn btf_ext_malformed() {
         Err(BtfError::BadMagic { .. })
     ));
 }
+
+#[test]
+fn mutated_btf_never_panics() {
+    // xorshift64*, fixed seed.
+    let mut state = 0x5eed_0b7f_2026_0001u64;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    let mut parsed = 0;
+    for f in ["hello.o", "btf_maps.o", "misc.o"] {
+        let file = fixture(f);
+        let good = section(&file, ".BTF");
+        let ext = section(&file, ".BTF.ext");
+        for _ in 0..1000 {
+            let mut d = good.clone();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() % d.len() as u64) as usize;
+                d[at] ^= 1 << (next() % 8);
+            }
+            let r = std::panic::catch_unwind(|| {
+                let Ok(btf) = Btf::parse(&d) else {
+                    return false;
+                };
+                let value = vec![0x41u8; 256];
+                for id in 0..btf.len() as u32 {
+                    let _ = btf.size_of(id);
+                    let _ = btf.resolve_var(id);
+                    let _ = btf.members(id);
+                    let _ = btf.dump(id, &value);
+                }
+                let _ = BtfExt::parse(&ext, &btf);
+                true
+            });
+            parsed += usize::from(r.expect("BTF mutant panicked"));
+        }
+    }
+    assert!(parsed > 0);
+}

@@ -364,6 +364,45 @@ pub struct ProgramSection {
     pub external_calls: Vec<ExternalCall>,
 }
 
+impl ProgramSection {
+    /// The instructions with each map reference's imm set to `handles[map index]` (a
+    /// kernel fd or a runtime map id); the error is a map index with no handle.
+    pub fn bind_maps(&self, handles: &[i32]) -> Result<Vec<[u8; 8]>, usize> {
+        let mut insns = self.insns.clone();
+        for r in &self.relocations {
+            if let RelocKind::Map { map } | RelocKind::MapValue { map, .. } = r.kind {
+                let h = *handles.get(map).ok_or(map)?;
+                if let Some(insn) = insns.get_mut(r.insn) {
+                    reloc::set_imm(insn, h);
+                }
+            }
+        }
+        Ok(insns)
+    }
+
+    /// `func_info` as the kernel's `struct bpf_func_info` records (8 bytes each).
+    pub fn func_info_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.func_info.len() * 8);
+        for f in &self.func_info {
+            out.extend_from_slice(&(f.insn as u32).to_le_bytes());
+            out.extend_from_slice(&f.type_id.to_le_bytes());
+        }
+        out
+    }
+
+    /// `line_info` as the kernel's `struct bpf_line_info` records (16 bytes each).
+    pub fn line_info_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.line_info.len() * 16);
+        for l in &self.line_info {
+            let col = (l.line_num << 10) | (l.column & 0x3ff);
+            for v in [l.insn as u32, l.file_name_off, l.line_off, col] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+}
+
 /// A parsed BPF object.
 #[derive(Debug, Clone)]
 pub struct Object {

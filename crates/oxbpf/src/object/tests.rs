@@ -506,3 +506,24 @@ fn legacy_28_byte_definitions() {
         .iter()
         .any(|r| r.1 == "outer" && r.2 == RelocKind::Map { map: oi }));
 }
+
+#[test]
+fn bind_maps_and_kernel_records() {
+    let o = load("legacy_maps.o");
+    let p = &o.programs[0];
+    assert_eq!(p.bind_maps(&[5]), Err(1));
+    let insns = p.bind_maps(&[50, 60]).unwrap();
+    assert_eq!(
+        (imm(&insns[7]), imm(&insns[17]), imm(&insns[24])),
+        (50, 50, 60)
+    );
+    assert_eq!(src_reg(&insns[24]), BPF_PSEUDO_MAP_FD);
+    let fi = p.func_info_bytes();
+    assert_eq!(fi.len(), 8 * p.func_info.len());
+    assert_eq!(&fi[4..8], &p.func_info[0].type_id.to_le_bytes());
+    let li = p.line_info_bytes();
+    assert_eq!(li.len(), 16 * p.line_info.len());
+    let l = &p.line_info[1];
+    let col = u32::from_le_bytes(li[28..32].try_into().unwrap());
+    assert_eq!((col >> 10, col & 0x3ff), (l.line_num, l.column));
+}

@@ -5,7 +5,6 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 
-use super::reloc::set_imm;
 use super::*;
 use crate::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad, TestRun};
 
@@ -109,29 +108,9 @@ fn load_object(file: &str) -> Loaded {
 impl Loaded {
     fn load(&self, name: &str) -> kernel::Program {
         let p = self.obj.program(name).unwrap();
-        let mut insns = p.insns.clone();
-        for r in &p.relocations {
-            if let RelocKind::Map { map } | RelocKind::MapValue { map, .. } = r.kind {
-                set_imm(&mut insns[r.insn], self.maps[map].as_fd().as_raw_fd());
-            }
-        }
-        let bytes = insns.concat();
-        let mut fi = Vec::new();
-        for f in &p.func_info {
-            fi.extend_from_slice(&(f.insn as u32).to_le_bytes());
-            fi.extend_from_slice(&f.type_id.to_le_bytes());
-        }
-        let mut li = Vec::new();
-        for l in &p.line_info {
-            for v in [
-                l.insn as u32,
-                l.file_name_off,
-                l.line_off,
-                (l.line_num << 10) | l.column,
-            ] {
-                li.extend_from_slice(&v.to_le_bytes());
-            }
-        }
+        let fds: Vec<i32> = self.maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
+        let bytes = p.bind_maps(&fds).unwrap().concat();
+        let (fi, li) = (p.func_info_bytes(), p.line_info_bytes());
         let kind = p
             .kind
             .clone()
