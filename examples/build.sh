@@ -19,6 +19,13 @@ build btf_maps.c btf_maps.o -g -mcpu=v3
 build extern_call.c extern_call.o -g -fno-builtin
 build misc.c misc.o -g
 build legacy_inner.c legacy_inner.o
+build types.c types.o -g
+# Golden BTF listings from bpftool, for the BTF parser test.
+if command -v bpftool >/dev/null; then
+	for o in hello.o subprog.o legacy_maps.o btf_maps.o extern_call.o misc.o types.o; do
+		bpftool btf dump file "$o" format raw >"${o%.o}.btf.txt"
+	done
+fi
 # Variants with section names aya-obj 0.3 accepts (oracle test).
 build subprog.c subprog-classifier.o -g -DTC_SEC=\"classifier\"
 build btf_maps.c btf_maps-classifier.o -g -DTC_SEC=\"classifier\"

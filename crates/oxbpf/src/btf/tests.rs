@@ -476,3 +476,91 @@ fn mutated_btf_never_panics() {
     }
     assert!(parsed > 0);
 }
+
+#[test]
+fn raw_listing_matches_bpftool() {
+    // Golden files written by `bpftool btf dump file X.o format raw` (examples/build.sh).
+    for f in [
+        "hello",
+        "subprog",
+        "legacy_maps",
+        "btf_maps",
+        "extern_call",
+        "misc",
+        "types",
+    ] {
+        let file = fixture(&format!("{f}.o"));
+        let btf = Btf::parse(&section(&file, ".BTF")).unwrap();
+        let golden = String::from_utf8(fixture(&format!("{f}.btf.txt"))).unwrap();
+        let ours = btf.format_raw();
+        for (i, (a, b)) in ours.lines().zip(golden.lines()).enumerate() {
+            assert_eq!(a, b, "{f}.o line {}", i + 1);
+        }
+        assert_eq!(ours.lines().count(), golden.lines().count(), "{f}.o");
+    }
+}
+
+#[test]
+fn every_kind_prints_like_bpftool() {
+    let btf = object_btf("types.o");
+    let all = btf.id_by_name_kind("everything", kind::STRUCT).unwrap();
+    let mut v = vec![0u8; 112];
+    v[0..4].copy_from_slice(&(-1i32).to_le_bytes()); // c = RED
+    v[8..16].copy_from_slice(&(1u64 << 32).to_le_bytes()); // b = HUGE
+    v[16..20].copy_from_slice(&3u32.to_le_bytes()); // f: no enumerator
+    v[20..24].copy_from_slice(b"abcd"); // u
+    v[24..28].copy_from_slice(&0.5f32.to_le_bytes());
+    v[32..40].copy_from_slice(&(-2.25f64).to_le_bytes());
+    v[40] = 1; // ok
+    v[48] = 0x10; // op
+    v[96] = 0x5 | 0xf0; // lo = 5, low nibble of hi
+    v[97] = 0x17; // hi = 0x17f
+    v[98..103].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x01]); // sll: 33 bits set
+    v[104..108].copy_from_slice(&9i32.to_le_bytes());
+    let d = btf.dump(all, &v).unwrap();
+    assert_eq!(d["c"], json!("RED"));
+    assert_eq!(d["b"], json!("HUGE"));
+    assert_eq!(d["f"], json!(3));
+    assert_eq!(
+        d["u"],
+        json!({"word": 0x6463_6261, "bytes": [97, 98, 99, 100]})
+    );
+    assert_eq!(d["ratio"], json!(0.5));
+    assert_eq!(d["mean"], json!(-2.25));
+    assert_eq!(d["ok"], json!(true));
+    assert_eq!(d["op"], json!(16));
+    assert_eq!(d["lo"], json!("0x5"));
+    assert_eq!(d["hi"], json!("0x17f"));
+    assert_eq!(d["sll"], json!("0x1ffffffff"));
+    assert_eq!(d["tail"], json!(9));
+    assert_eq!(d["cv"], json!(0));
+    // Exactly what bpftool 7.1 printed for these bytes in the loaded types.data map
+    // (it cannot print FLOAT, hence a struct without floats).
+    let data = btf.id_by_name_kind(".data", kind::DATASEC).unwrap();
+    let mut v = vec![0u8; 72];
+    v[0] = 1;
+    v[8] = 0x10;
+    v[16] = 0x20;
+    v[32..40].copy_from_slice(&0xdead_beefu64.to_le_bytes());
+    v[48] = 0x5 | 0xf0;
+    v[49] = 0x17;
+    v[50..55].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x01]);
+    v[56..60].copy_from_slice(&7i32.to_le_bytes());
+    v[60..63].copy_from_slice(b"ab\x01");
+    let bpftool: serde_json::Value = serde_json::from_str(
+        r#"{".data": [{"no_float_val": {"ok": true, "op": 16, "handler": 32, "tagged": 0,
+            "cv": 3735928559, "rp": 0, "lo": "0x5", "hi": "0x17f", "sll": "0x1ffffffff",
+            "c": "BLUE", "name": [97, 98, 1, 0, 0, 0]}}]}"#,
+    )
+    .unwrap();
+    assert_eq!(btf.dump(data, &v).unwrap(), bpftool);
+    let tagged = btf.member(all, "tagged").unwrap();
+    // PTR -> TYPE_TAG -> int
+    let BtfKind::Ptr { target } = btf.type_by_id(tagged.type_id).unwrap().kind else {
+        panic!("tagged is not a pointer");
+    };
+    assert_eq!(
+        btf.type_by_id(btf.resolve(target).unwrap()).unwrap().name,
+        "int"
+    );
+}

@@ -308,6 +308,8 @@ fn byte_flip_mutants_never_panic() {
         "iproute2_maps.o",
         "btf_maps.o",
         "extern_call.o",
+        "misc.o",
+        "types.o",
     ];
     // OXBPF_MUTANTS=N runs a longer campaign locally.
     let mutants: usize = std::env::var("OXBPF_MUTANTS")
