@@ -1,9 +1,11 @@
 //! oxbpf: the eBPF system in user space.
 
 pub mod asm;
+pub mod btf;
 pub mod helpers;
 pub mod isa;
 pub mod jit;
 #[cfg(target_os = "linux")]
 pub mod kernel;
+pub mod object;
 pub mod testgen;
