@@ -219,11 +219,23 @@ impl RunContext {
     }
 
     /// The region-table part of [`check`](Self::check), with a last-hit cache.
-    #[inline(never)]
+    #[inline]
     pub fn check_regions(&mut self, addr: u64, size: u64, access: Access) -> Result<(), Fault> {
+        self.find_region(addr, size, access).map(|_| ())
+    }
+
+    /// The registered region that contains `[addr, addr + size)` and permits `access`
+    /// (engines cache it to skip the table on the next access).
+    #[inline(never)]
+    pub fn find_region(
+        &mut self,
+        addr: u64,
+        size: u64,
+        access: Access,
+    ) -> Result<MemRegion, Fault> {
         if let Some(r) = self.regions.get(self.last_region) {
             if r.contains(addr, size) && (r.writable || access == Access::Read) {
-                return Ok(());
+                return Ok(*r);
             }
         }
         let mut read_only = false;
@@ -231,7 +243,7 @@ impl RunContext {
             if r.contains(addr, size) {
                 if r.writable || access == Access::Read {
                     self.last_region = i;
-                    return Ok(());
+                    return Ok(*r);
                 }
                 read_only = true;
             }
