@@ -35,6 +35,7 @@
 mod error;
 mod exec;
 mod lower;
+mod structure;
 
 pub use error::{LoadError, RunError};
 
@@ -93,7 +94,7 @@ impl Interpreter {
         maps: Option<&dyn MapResolver>,
     ) -> Result<Interpreter, LoadError> {
         isa::validate(insns)?;
-        lower::check_functions(insns)?;
+        structure::check_functions(insns)?;
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
         Ok(Interpreter {
             code,
