@@ -93,6 +93,13 @@ impl Interpreter {
         helpers: &Registry,
         maps: Option<&dyn MapResolver>,
     ) -> Result<Interpreter, LoadError> {
+        // Hand-built `Insn` values can hold fields the decoder never produces (an atomic
+        // of one byte, a 64-bit sign-extending load): accept exactly what decodes.
+        for l in insns {
+            let (first, second) = l.insn.encode();
+            isa::decode_one(&first, second.as_ref())
+                .map_err(|kind| isa::DecodeError { slot: l.slot, kind })?;
+        }
         isa::validate(insns)?;
         structure::check_functions(insns)?;
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();

@@ -407,6 +407,21 @@ fn load_errors() {
         load(&[mov(Reg::R0, 0)]),
         Err(LoadError::Invalid(_))
     ));
+    // Hand-built instructions the decoder would reject.
+    assert!(matches!(
+        load(&[
+            Insn::Atomic {
+                size: Size::B,
+                op: crate::isa::AtomicOp::Add,
+                fetch: false,
+                dst: Reg::R10,
+                src: Reg::R1,
+                off: -8
+            },
+            Insn::Exit
+        ]),
+        Err(LoadError::Decode(crate::isa::DecodeError { slot: 0, .. }))
+    ));
     // From wire bytes.
     let bytes = crate::isa::encode(&located(&[mov(Reg::R0, 3), Insn::Exit]));
     let vm = Interpreter::from_bytes(&bytes, &regs).unwrap();
