@@ -3,4 +3,8 @@
 pub mod helpers;
 pub mod interp;
 pub mod isa;
+pub mod jit;
+#[cfg(target_os = "linux")]
+pub mod kernel;
+pub mod testgen;
 pub mod vm;
