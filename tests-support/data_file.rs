@@ -81,14 +81,20 @@ pub fn parse(path: &Path) -> Result<DataFile, String> {
                     if toks.is_empty() {
                         continue;
                     }
-                    if toks.len() == 8 && toks.iter().all(|t| t.len() == 2 && !t.starts_with("0x")) {
+                    if toks.len() == 8 && toks.iter().all(|t| t.len() == 2 && !t.starts_with("0x"))
+                    {
                         // negative/unused-*: 8 hex bytes per line.
                         for t in toks {
-                            bytes.push(u8::from_str_radix(t, 16).map_err(|e| format!("{}: raw byte {t}: {e}", path.display()))?);
+                            bytes.push(
+                                u8::from_str_radix(t, 16).map_err(|e| {
+                                    format!("{}: raw byte {t}: {e}", path.display())
+                                })?,
+                            );
                         }
                     } else {
                         for t in toks {
-                            let w = parse_u64(t).ok_or_else(|| format!("{}: raw word {t}", path.display()))?;
+                            let w = parse_u64(t)
+                                .ok_or_else(|| format!("{}: raw word {t}", path.display()))?;
                             bytes.extend_from_slice(&w.to_le_bytes());
                         }
                     }
@@ -104,16 +110,26 @@ pub fn parse(path: &Path) -> Result<DataFile, String> {
                         None => line,
                     };
                     for t in line.split_whitespace() {
-                        bytes.push(u8::from_str_radix(t, 16).map_err(|e| format!("{}: mem byte {t}: {e}", path.display()))?);
+                        bytes.push(
+                            u8::from_str_radix(t, 16)
+                                .map_err(|e| format!("{}: mem byte {t}: {e}", path.display()))?,
+                        );
                     }
                 }
                 out.mem = Some(bytes);
             }
             "result" => {
-                let t: String = body_text.lines().map(strip_comment).collect::<Vec<_>>().join(" ");
+                let t: String = body_text
+                    .lines()
+                    .map(strip_comment)
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let t = t.trim();
                 if !t.is_empty() {
-                    out.result = Some(parse_u64(t).ok_or_else(|| format!("{}: bad result {t}", path.display()))?);
+                    out.result = Some(
+                        parse_u64(t)
+                            .ok_or_else(|| format!("{}: bad result {t}", path.display()))?,
+                    );
                 }
             }
             k if k.starts_with("error") => out.error = Some(body_text.trim().to_string()),
@@ -130,7 +146,9 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {

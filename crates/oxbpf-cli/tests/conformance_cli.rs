@@ -70,8 +70,13 @@ fn run(df: &DataFile, tmp: &Path) -> Outcome {
     }
     let out = cmd.output().expect("run oxbpf");
     if out.status.success() {
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{}: bad JSON ({e}): {}", df.path.display(), String::from_utf8_lossy(&out.stdout)));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{}: bad JSON ({e}): {}",
+                df.path.display(),
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
         Outcome::Ran {
             retval: v["retval"].as_u64().expect("retval is a u64"),
         }
@@ -102,7 +107,12 @@ fn bpf_conformance_tests_pass() {
     let dir = conformance_dir().join("bpf_conformance/tests");
     let tmp = tmpdir("tests");
     let files = data_file::list(&dir);
-    assert!(files.len() >= 300, "only {} files in {}", files.len(), dir.display());
+    assert!(
+        files.len() >= 300,
+        "only {} files in {}",
+        files.len(),
+        dir.display()
+    );
     let mut failures = Vec::new();
     for f in &files {
         let df = data_file::parse(f).unwrap();
@@ -151,7 +161,9 @@ fn bpf_conformance_negative_files_are_rejected() {
             "error.data" => {}
             _ => {
                 if let Outcome::Ran { retval } = outcome {
-                    failures.push(format!("{name}: accepted (r0 = {retval:#x}), must be rejected"));
+                    failures.push(format!(
+                        "{name}: accepted (r0 = {retval:#x}), must be rejected"
+                    ));
                 }
             }
         }
@@ -167,7 +179,11 @@ fn ubpf_tests_pass_where_they_apply() {
     let mut failures = Vec::new();
     let (mut passed, mut skipped) = (0, 0);
     for f in &files {
-        let rel = f.strip_prefix(&dir).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         if UBPF_NOT_APPLICABLE.iter().any(|(n, _)| *n == rel) {
             skipped += 1;
             continue;
@@ -187,9 +203,18 @@ fn ubpf_tests_pass_where_they_apply() {
             let src = tmp.join("asm-only.s");
             std::fs::write(&src, asm).unwrap();
             let bin = tmp.join("asm-only.bin");
-            let out = oxbpf().arg("asm").arg(&src).arg("-o").arg(&bin).output().unwrap();
+            let out = oxbpf()
+                .arg("asm")
+                .arg(&src)
+                .arg("-o")
+                .arg(&bin)
+                .output()
+                .unwrap();
             if !out.status.success() {
-                failures.push(format!("{rel}: asm failed: {}", String::from_utf8_lossy(&out.stderr)));
+                failures.push(format!(
+                    "{rel}: asm failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             } else if std::fs::read(&bin).unwrap() != *raw {
                 failures.push(format!("{rel}: assembled bytes differ from -- raw"));
             } else {

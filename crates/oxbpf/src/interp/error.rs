@@ -30,18 +30,6 @@ pub enum LoadError {
     /// An `lddw` form the interpreter does not implement (`BTF_ID`, `FUNC`).
     #[error("instruction {slot}: lddw {pseudo:?} is not supported by the interpreter")]
     UnsupportedPseudo { slot: usize, pseudo: LdPseudo },
-    /// A jump leaves the function (subprogram) it belongs to.
-    #[error(
-        "instruction {slot}: jump to slot {target} leaves the function starting at slot {func}"
-    )]
-    JumpOutOfFunction {
-        slot: usize,
-        target: usize,
-        func: usize,
-    },
-    /// The last instruction of a function can fall through into the next one.
-    #[error("instruction {slot}: last instruction of the function starting at slot {func} falls through into the next function")]
-    FallsIntoNextFunction { slot: usize, func: usize },
     /// A chain of calls is deeper than [`MAX_CALL_FRAMES`] frames.
     #[error("instruction {slot}: call makes the call chain {depth} frames deep (at most {MAX_CALL_FRAMES})")]
     CallTooDeep { slot: usize, depth: usize },

@@ -1,7 +1,7 @@
 //! The interpreter: runs decoded programs with exactly the RFC 9669 semantics.
 //!
 //! Loading ([`Interpreter::new`]) validates the program (`isa::validate`, helper ids,
-//! function structure, call depth), resolves `lddw` map forms and pre-decodes every
+//! call depth), resolves `lddw` map forms and pre-decodes every
 //! [`Insn`](crate::isa::Insn) into a compact slot-indexed form (jump targets resolved,
 //! immediates pre-extended, the `lddw` second slot never executed). Running
 //! ([`Interpreter::run`]) dispatches on that form with the registers in a local array.
@@ -101,7 +101,7 @@ impl Interpreter {
                 .map_err(|kind| isa::DecodeError { slot: l.slot, kind })?;
         }
         isa::validate(insns)?;
-        structure::check_functions(insns)?;
+        structure::check_call_depth(insns)?;
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
         Ok(Interpreter {
             code,

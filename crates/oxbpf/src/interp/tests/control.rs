@@ -385,15 +385,21 @@ fn load_errors() {
             mov(Reg::R0, 1),
             Insn::Exit
         ]),
-        Err(LoadError::JumpOutOfFunction {
+        Err(LoadError::Invalid(crate::isa::ValidateError {
             slot: 1,
-            target: 4,
-            func: 0
-        })
+            kind: crate::isa::ValidateErrorKind::JumpCrossesFunction {
+                target: 4,
+                from_func: 0,
+                to_func: 3
+            }
+        }))
     );
     assert_eq!(
         load(&[call_local(1), mov(Reg::R0, 0), Insn::Exit]),
-        Err(LoadError::FallsIntoNextFunction { slot: 1, func: 0 })
+        Err(LoadError::Invalid(crate::isa::ValidateError {
+            slot: 1,
+            kind: crate::isa::ValidateErrorKind::FunctionFallsThrough { func: 0 }
+        }))
     );
     assert_eq!(
         load(&[Insn::Call(CallTarget::Kfunc(77)), Insn::Exit]),
