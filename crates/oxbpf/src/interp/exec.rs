@@ -52,6 +52,8 @@ pub(super) fn run<const CHECKED: bool>(
     ctx.fault = None;
     ctx.tail_call_count = 0;
     let (mut stack_lo, stack_hi) = ctx.stack_range();
+    // Size of the valid stack (all frames of the current chain), kept with `stack_lo`.
+    let mut stack_span = stack_hi - stack_lo;
     regs[1] = r1;
     regs[2] = r2;
     regs[10] = stack_hi;
@@ -76,7 +78,7 @@ pub(super) fn run<const CHECKED: bool>(
     macro_rules! check {
         ($a:expr, $size:expr, $access:expr) => {
             if CHECKED
-                && $a.wrapping_sub(stack_lo) > (stack_hi - stack_lo) - $size
+                && $a.wrapping_sub(stack_lo) > stack_span - $size
                 && !(cached.contains($a, $size) && (cached.writable || $access == Access::Read))
             {
                 match ctx.find_region($a, $size, $access) {
@@ -333,6 +335,7 @@ pub(super) fn run<const CHECKED: bool>(
                 depth += 1;
                 regs[10] = stack_hi - (depth * STACK_FRAME_SIZE) as u64;
                 stack_lo = regs[10] - STACK_FRAME_SIZE as u64;
+                stack_span = stack_hi - stack_lo;
                 ctx.set_call_depth(depth);
                 pc = t as usize;
             }
@@ -345,6 +348,7 @@ pub(super) fn run<const CHECKED: bool>(
                 [regs[6], regs[7], regs[8], regs[9]] = f.saved;
                 regs[10] = stack_hi - (depth * STACK_FRAME_SIZE) as u64;
                 stack_lo = regs[10] - STACK_FRAME_SIZE as u64;
+                stack_span = stack_hi - stack_lo;
                 ctx.set_call_depth(depth);
                 pc = f.ret;
             }
