@@ -3,9 +3,11 @@
 pub mod asm;
 pub mod btf;
 pub mod helpers;
+pub mod interp;
 pub mod isa;
 pub mod jit;
 #[cfg(target_os = "linux")]
 pub mod kernel;
 pub mod object;
 pub mod testgen;
+pub mod vm;
