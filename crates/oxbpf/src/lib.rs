@@ -1,1 +1,2 @@
 //! oxbpf: the eBPF system in user space.
+pub mod maps;
