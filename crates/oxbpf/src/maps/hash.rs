@@ -479,9 +479,15 @@ impl HashTable {
         // LRU maps get their element before taking the bucket lock, since evicting locks
         // another bucket (the kernel's `prealloc_lru_pop` order).
         let mut spare = if self.lru {
+            // Fail early where the outcome is already known, so a failing update does not
+            // evict anything (the kernel evicts first; rechecked under the lock anyway).
             // SAFETY: forwarded.
-            if flags & BPF_EXIST != 0 && unsafe { self.find(key, hash) }.is_none() {
+            let present = unsafe { self.find(key, hash) }.is_some();
+            if flags & 3 == BPF_EXIST && !present {
                 return Err(MapError::NotFound);
+            }
+            if flags & 3 == BPF_NOEXIST && present {
+                return Err(MapError::Exists);
             }
             Some(self.lru_alloc()?)
         } else {

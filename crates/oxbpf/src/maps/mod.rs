@@ -43,6 +43,11 @@ mod perf;
 mod queue;
 mod ringbuf;
 
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_more;
+
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
