@@ -20,7 +20,7 @@ use super::MapError;
 /// Chunk count limit: `first << 32` covers any `u32` capacity.
 const MAX_CHUNKS: usize = 33;
 
-/// Slots in the first chunk of a lazily grown arena.
+/// Slots in the first chunk of a lazily grown arena (a power of two).
 const LAZY_FIRST: u32 = 64;
 
 /// Alignment of every slot (atomic instructions on values need 8).
@@ -68,7 +68,12 @@ impl Arena {
     /// (chunk, index within chunk) of slot `idx`.
     #[inline]
     fn locate(&self, idx: u32) -> (usize, usize) {
-        let j = u64::from(idx / self.first) + 1;
+        // Fast path without a division: preallocated arenas (and small lazy ones) have a
+        // single chunk. Past it, `first` is LAZY_FIRST, a power of two.
+        if idx < self.first {
+            return (0, idx as usize);
+        }
+        let j = u64::from(idx >> LAZY_FIRST.trailing_zeros()) + 1;
         let k = 63 - j.leading_zeros() as usize;
         let base = u64::from(self.first) * ((1u64 << k) - 1);
         (k, (u64::from(idx) - base) as usize)

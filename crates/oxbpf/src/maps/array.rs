@@ -42,7 +42,11 @@ impl ArrayMap {
             return ptr::null_mut();
         }
         let p = self.arena.slot(index);
-        let cpu = (cpu % self.ncpus) as usize;
+        let cpu = if cpu < self.ncpus {
+            cpu
+        } else {
+            cpu % self.ncpus
+        } as usize;
         // SAFETY: cpu < ncpus, so the offset stays inside this index's slot.
         unsafe { p.add(cpu * self.cpu_stride) }
     }
@@ -74,7 +78,11 @@ impl ArrayMap {
             return Err(MapError::NotFound);
         }
         debug_assert_eq!(out.len(), self.user_value_size(percpu));
-        let len = if percpu { self.cpu_stride } else { self.value_size };
+        let len = if percpu {
+            self.cpu_stride
+        } else {
+            self.value_size
+        };
         for cpu in 0..if percpu { self.ncpus } else { 1 } {
             let src = self.value_ptr(index, cpu);
             // SAFETY: src has cpu_stride >= len bytes; out has room for every CPU's copy.
@@ -112,7 +120,13 @@ impl ArrayMap {
             for c in 0..self.ncpus {
                 let dst = self.value_ptr(index, c);
                 // SAFETY: the caller's buffer holds ncpus * cpu_stride bytes; dst has cpu_stride.
-                unsafe { copy(dst, value.add(c as usize * self.cpu_stride), self.cpu_stride) };
+                unsafe {
+                    copy(
+                        dst,
+                        value.add(c as usize * self.cpu_stride),
+                        self.cpu_stride,
+                    )
+                };
             }
         } else {
             // SAFETY: value has value_size readable bytes; the slot has at least that many.

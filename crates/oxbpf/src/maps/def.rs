@@ -289,7 +289,8 @@ impl MapDef {
         if f & BPF_F_RDONLY_PROG != 0 && f & BPF_F_WRONLY_PROG != 0 {
             return Err(self.invalid("BPF_F_RDONLY_PROG together with BPF_F_WRONLY_PROG"));
         }
-        if self.inner.is_some() && !matches!(self.map_type, MapType::ArrayOfMaps | MapType::HashOfMaps)
+        if self.inner.is_some()
+            && !matches!(self.map_type, MapType::ArrayOfMaps | MapType::HashOfMaps)
         {
             return Err(self.invalid("inner map given for a map that is not map-in-map"));
         }
@@ -352,7 +353,11 @@ impl MapDef {
         let percpu = self.map_type.is_percpu();
         let f = self.map_flags;
         self.check_flags(
-            BPF_F_NO_PREALLOC | BPF_F_NO_COMMON_LRU | BPF_F_NUMA_NODE | ACCESS_MASK | BPF_F_ZERO_SEED,
+            BPF_F_NO_PREALLOC
+                | BPF_F_NO_COMMON_LRU
+                | BPF_F_NUMA_NODE
+                | ACCESS_MASK
+                | BPF_F_ZERO_SEED,
         )?;
         if !lru && f & BPF_F_NO_COMMON_LRU != 0 {
             return Err(self.invalid("BPF_F_NO_COMMON_LRU on a non-LRU hash"));
@@ -420,7 +425,9 @@ impl MapDef {
             return Err(self.invalid("key_size and value_size must be 0"));
         }
         if !self.max_entries.is_power_of_two() || self.max_entries % PAGE_SIZE != 0 {
-            return Err(self.invalid("max_entries must be a power of 2 and a multiple of the page size"));
+            return Err(
+                self.invalid("max_entries must be a power of 2 and a multiple of the page size")
+            );
         }
         Ok(())
     }
@@ -468,7 +475,10 @@ mod tests {
         }
         assert_eq!("27".parse::<MapType>(), Ok(MapType::RingBuf));
         assert_eq!(MapType::LruPercpuHash as u32, 10);
-        assert_eq!("lru_percpu_hash".parse::<MapType>(), Ok(MapType::LruPercpuHash));
+        assert_eq!(
+            "lru_percpu_hash".parse::<MapType>(),
+            Ok(MapType::LruPercpuHash)
+        );
         assert!("sockmap".parse::<MapType>().is_err());
         assert_eq!(MapType::from_raw(7), None);
     }
@@ -506,14 +516,21 @@ mod tests {
             err(MapDef::new(MapType::LruHash, 4, 8, 1).with_flags(BPF_F_NO_PREALLOC)),
             ENOTSUPP
         );
-        assert_eq!(err(MapDef::new(MapType::Hash, 4, 8, 1).with_flags(1 << 20)), EINVAL);
+        assert_eq!(
+            err(MapDef::new(MapType::Hash, 4, 8, 1).with_flags(1 << 20)),
+            EINVAL
+        );
     }
 
     #[test]
     fn lpm_queue_ringbuf_checks() {
         let lpm = MapDef::new(MapType::LpmTrie, 8, 4, 16);
         assert_eq!(err(lpm.clone()), EINVAL, "NO_PREALLOC required");
-        assert!(lpm.clone().with_flags(BPF_F_NO_PREALLOC).validate(4).is_ok());
+        assert!(lpm
+            .clone()
+            .with_flags(BPF_F_NO_PREALLOC)
+            .validate(4)
+            .is_ok());
         let bad_key = MapDef::new(MapType::LpmTrie, 4, 4, 16).with_flags(BPF_F_NO_PREALLOC);
         assert_eq!(err(bad_key), EINVAL);
         let big_key = MapDef::new(MapType::LpmTrie, 261, 4, 16).with_flags(BPF_F_NO_PREALLOC);
@@ -523,7 +540,9 @@ mod tests {
         assert_eq!(err(MapDef::new(MapType::Queue, 4, 4, 16)), EINVAL);
         assert_eq!(err(MapDef::new(MapType::Stack, 0, 0, 16)), EINVAL);
 
-        assert!(MapDef::new(MapType::RingBuf, 0, 0, 4096).validate(4).is_ok());
+        assert!(MapDef::new(MapType::RingBuf, 0, 0, 4096)
+            .validate(4)
+            .is_ok());
         assert_eq!(err(MapDef::new(MapType::RingBuf, 0, 0, 4096 * 3)), EINVAL);
         assert_eq!(err(MapDef::new(MapType::RingBuf, 0, 0, 2048)), EINVAL);
         assert_eq!(err(MapDef::new(MapType::RingBuf, 4, 0, 4096)), EINVAL);
@@ -531,7 +550,9 @@ mod tests {
 
     #[test]
     fn perf_array_defaults_to_cpu_count() {
-        let d = MapDef::new(MapType::PerfEventArray, 4, 4, 0).validate(6).expect("valid");
+        let d = MapDef::new(MapType::PerfEventArray, 4, 4, 0)
+            .validate(6)
+            .expect("valid");
         assert_eq!(d.max_entries, 6);
     }
 
@@ -546,14 +567,27 @@ mod tests {
         assert!(inner.inner_compatible(&MapDef::new(MapType::Array, 4, 8, 2)));
         assert!(!inner.inner_compatible(&MapDef::new(MapType::Array, 4, 8, 3)));
         let tmpl = inner.clone().with_flags(BPF_F_INNER_MAP);
-        assert!(tmpl.inner_compatible(&MapDef::new(MapType::Array, 4, 8, 3).with_flags(BPF_F_INNER_MAP)));
-        assert_eq!(err(MapDef::new(MapType::HashOfMaps, 4, 8, 4).with_inner(inner)), EINVAL);
+        assert!(tmpl
+            .inner_compatible(&MapDef::new(MapType::Array, 4, 8, 3).with_flags(BPF_F_INNER_MAP)));
+        assert_eq!(
+            err(MapDef::new(MapType::HashOfMaps, 4, 8, 4).with_inner(inner)),
+            EINVAL
+        );
     }
 
     #[test]
     fn names() {
-        assert!(MapDef::new(MapType::Array, 4, 4, 1).with_name("my_map.bss").validate(1).is_ok());
-        assert_eq!(err(MapDef::new(MapType::Array, 4, 4, 1).with_name("bad name")), EINVAL);
-        assert_eq!(err(MapDef::new(MapType::Array, 4, 4, 1).with_name("a_very_long_map_name")), EINVAL);
+        assert!(MapDef::new(MapType::Array, 4, 4, 1)
+            .with_name("my_map.bss")
+            .validate(1)
+            .is_ok());
+        assert_eq!(
+            err(MapDef::new(MapType::Array, 4, 4, 1).with_name("bad name")),
+            EINVAL
+        );
+        assert_eq!(
+            err(MapDef::new(MapType::Array, 4, 4, 1).with_name("a_very_long_map_name")),
+            EINVAL
+        );
     }
 }

@@ -42,10 +42,12 @@ impl IdArray {
     }
 
     fn slot(&self, index: u32) -> Result<&AtomicU64, MapError> {
-        self.slots.get(index as usize).ok_or(MapError::IndexOutOfRange {
-            index,
-            max_entries: self.slots.len() as u32,
-        })
+        self.slots
+            .get(index as usize)
+            .ok_or(MapError::IndexOutOfRange {
+                index,
+                max_entries: self.slots.len() as u32,
+            })
     }
 
     /// `bpf_fd_array_map_update_elem`: only BPF_ANY, E2BIG past the end.
@@ -56,7 +58,8 @@ impl IdArray {
                 flags,
             });
         }
-        self.slot(index)?.store(PRESENT | u64::from(id), Ordering::Release);
+        self.slot(index)?
+            .store(PRESENT | u64::from(id), Ordering::Release);
         Ok(())
     }
 
@@ -110,10 +113,12 @@ impl MapArray {
     }
 
     fn slot(&self, index: u32) -> Result<&AtomicPtr<Map>, MapError> {
-        self.slots.get(index as usize).ok_or(MapError::IndexOutOfRange {
-            index,
-            max_entries: self.slots.len() as u32,
-        })
+        self.slots
+            .get(index as usize)
+            .ok_or(MapError::IndexOutOfRange {
+                index,
+                max_entries: self.slots.len() as u32,
+            })
     }
 
     pub(crate) fn set(&self, index: u32, inner: &Arc<Map>, flags: u64) -> Result<(), MapError> {
@@ -129,7 +134,11 @@ impl MapArray {
     }
 
     pub(crate) fn clear(&self, index: u32) -> Result<(), MapError> {
-        if self.slot(index)?.swap(std::ptr::null_mut(), Ordering::AcqRel).is_null() {
+        if self
+            .slot(index)?
+            .swap(std::ptr::null_mut(), Ordering::AcqRel)
+            .is_null()
+        {
             return Err(MapError::NotFound);
         }
         Ok(())
@@ -143,7 +152,11 @@ pub(crate) struct MapHash {
 }
 
 impl MapHash {
-    pub(crate) fn new(key_size: u32, max_entries: u32, prealloc: bool) -> Result<MapHash, MapError> {
+    pub(crate) fn new(
+        key_size: u32,
+        max_entries: u32,
+        prealloc: bool,
+    ) -> Result<MapHash, MapError> {
         let table = HashTable::new(&HashConfig {
             key_size,
             value_size: 8,
@@ -183,7 +196,10 @@ impl MapHash {
         let handle = self.keep.keep(inner) as usize as u64;
         let bytes = handle.to_ne_bytes();
         // SAFETY: key length was checked by the caller; bytes has the table's 8-byte value.
-        unsafe { self.table.update(key.as_ptr(), bytes.as_ptr(), flags, false, 0) }
+        unsafe {
+            self.table
+                .update(key.as_ptr(), bytes.as_ptr(), flags, false, 0)
+        }
     }
 
     pub(crate) fn delete(&self, key: &[u8]) -> Result<(), MapError> {

@@ -160,12 +160,22 @@ impl HashTable {
             h = mix(h, unsafe { key.add(i).cast::<u64>().read_unaligned() });
             i += 8;
         }
-        if i < n {
-            let mut tail = 0u64;
-            for j in i..n {
-                // SAFETY: j < key_size.
-                tail |= u64::from(unsafe { *key.add(j) }) << ((j - i) * 8);
-            }
+        let rem = n - i;
+        if rem > 0 {
+            // SAFETY: every read below stays within key[i..n] (rem bytes); overlapping
+            // reads still cover every byte (the wyhash tail trick), and rem is fixed per map.
+            let tail = unsafe {
+                let p = key.add(i);
+                if rem >= 4 {
+                    let lo = u64::from(p.cast::<u32>().read_unaligned());
+                    let hi = u64::from(p.add(rem - 4).cast::<u32>().read_unaligned());
+                    lo | (hi << 32)
+                } else {
+                    u64::from(*p)
+                        | (u64::from(*p.add(rem / 2)) << 8)
+                        | (u64::from(*p.add(rem - 1)) << 16)
+                }
+            };
             h = mix(h, tail);
         }
         let h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
@@ -247,7 +257,11 @@ impl HashTable {
     /// Pointer to `cpu`'s copy of an element's value.
     #[inline]
     fn value_ptr(&self, idx: u32, cpu: u32) -> *mut u8 {
-        let cpu = (cpu % self.ncpus) as usize;
+        let cpu = if cpu < self.ncpus {
+            cpu
+        } else {
+            cpu % self.ncpus
+        } as usize;
         // SAFETY: the value slot has ncpus * cpu_stride bytes.
         unsafe { self.values.slot(idx).add(cpu * self.cpu_stride) }
     }
@@ -271,7 +285,8 @@ impl HashTable {
                     continue 'restart;
                 }
                 // SAFETY: forwarded from the caller.
-                let matched = h.hash.load(Ordering::Relaxed) == hash && unsafe { self.key_eq(idx, key) };
+                let matched =
+                    h.hash.load(Ordering::Relaxed) == hash && unsafe { self.key_eq(idx, key) };
                 let next = h.next.load(Ordering::Acquire);
                 fence(Ordering::Acquire);
                 if h.seq.load(Ordering::Relaxed) != s1 {
@@ -361,7 +376,8 @@ impl HashTable {
         h.hash.store(hash, Ordering::Relaxed);
         // SAFETY: forwarded from the caller.
         unsafe { self.store_key(idx, key) };
-        h.next.store(head.load(Ordering::Relaxed), Ordering::Relaxed);
+        h.next
+            .store(head.load(Ordering::Relaxed), Ordering::Relaxed);
         h.flags.store(LIVE, Ordering::Relaxed);
         h.seq.store(s.wrapping_add(2), Ordering::Release);
         head.store(idx, Ordering::Release);
@@ -382,7 +398,13 @@ impl HashTable {
             let dst = self.value_ptr(idx, c);
             if all_cpus {
                 // SAFETY: the user buffer holds ncpus * cpu_stride bytes.
-                unsafe { copy(dst, value.add(c as usize * self.cpu_stride), self.cpu_stride) };
+                unsafe {
+                    copy(
+                        dst,
+                        value.add(c as usize * self.cpu_stride),
+                        self.cpu_stride,
+                    )
+                };
             } else if c == cpu % self.ncpus {
                 // SAFETY: value_size bytes readable.
                 unsafe { copy(dst, value, self.value_size) };
@@ -450,7 +472,11 @@ impl HashTable {
             for c in 0..self.ncpus {
                 // SAFETY: out has ncpus * cpu_stride bytes; each copy has cpu_stride.
                 unsafe {
-                    copy(out.as_mut_ptr().add(c as usize * self.cpu_stride), self.value_ptr(idx, c), self.cpu_stride)
+                    copy(
+                        out.as_mut_ptr().add(c as usize * self.cpu_stride),
+                        self.value_ptr(idx, c),
+                        self.cpu_stride,
+                    )
                 };
             }
         } else {
@@ -563,7 +589,11 @@ impl HashTable {
     ///
     /// # Safety
     /// `key` readable for `key_size` bytes.
-    pub(crate) unsafe fn delete(&self, key: *const u8, out: Option<&mut [u8]>) -> Result<(), MapError> {
+    pub(crate) unsafe fn delete(
+        &self,
+        key: *const u8,
+        out: Option<&mut [u8]>,
+    ) -> Result<(), MapError> {
         // SAFETY: forwarded.
         let hash = unsafe { self.hash(key) };
         let b = hash & self.mask;

@@ -99,7 +99,11 @@ pub(crate) struct LpmTrie {
 }
 
 impl LpmTrie {
-    pub(crate) fn new(key_size: u32, value_size: u32, max_entries: u32) -> Result<LpmTrie, MapError> {
+    pub(crate) fn new(
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+    ) -> Result<LpmTrie, MapError> {
         let data_size = key_size as usize - 4;
         let max_prefixlen = 8 * data_size as u32;
         Ok(LpmTrie {
@@ -141,7 +145,8 @@ impl LpmTrie {
         let n = 4 + self.data_size;
         // SAFETY: the caller guarantees n readable bytes; probe holds up to 260.
         unsafe { copy(probe.as_mut_ptr(), key, n) };
-        let plen = u32::from_le_bytes([probe[0], probe[1], probe[2], probe[3]]).min(self.max_prefixlen);
+        let plen =
+            u32::from_le_bytes([probe[0], probe[1], probe[2], probe[3]]).min(self.max_prefixlen);
         let inner = self.inner.read();
         for l in (0..=plen).rev() {
             if inner.per_len[l as usize] == 0 {
@@ -162,7 +167,12 @@ impl LpmTrie {
     ///
     /// # Safety
     /// `value` readable for `value_size` bytes.
-    pub(crate) unsafe fn update(&self, key: &[u8], value: *const u8, flags: u64) -> Result<(), MapError> {
+    pub(crate) unsafe fn update(
+        &self,
+        key: &[u8],
+        value: *const u8,
+        flags: u64,
+    ) -> Result<(), MapError> {
         if flags > BPF_EXIST {
             return Err(MapError::InvalidFlags {
                 op: "lpm_trie update",
@@ -212,7 +222,13 @@ impl LpmTrie {
         unsafe { copy(self.values.slot(s), value, self.value_size) };
         inner.per_len[nk.plen() as usize] += 1;
         inner.order.insert(nk.clone());
-        inner.entries.insert(nk, Entry { slot: s, orig: key.into() });
+        inner.entries.insert(
+            nk,
+            Entry {
+                slot: s,
+                orig: key.into(),
+            },
+        );
         Ok(())
     }
 

@@ -48,7 +48,6 @@ mod tests;
 #[cfg(test)]
 mod tests_more;
 
-
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -131,6 +130,8 @@ enum Kind {
 pub struct Map {
     def: MapDef,
     ncpus: u32,
+    /// Per-CPU map: program-side operations need [`current_cpu`].
+    percpu: bool,
     id: AtomicU32,
     frozen: AtomicBool,
     resolver: OnceLock<Arc<dyn IdResolver>>,
@@ -181,7 +182,9 @@ impl Map {
                     zero_seed: def.map_flags & flags::BPF_F_ZERO_SEED != 0,
                 })?)
             }
-            MapType::LpmTrie => Kind::Lpm(LpmTrie::new(def.key_size, def.value_size, def.max_entries)?),
+            MapType::LpmTrie => {
+                Kind::Lpm(LpmTrie::new(def.key_size, def.value_size, def.max_entries)?)
+            }
             MapType::Queue | MapType::Stack => Kind::Queue(QueueStack::new(
                 def.max_entries,
                 def.value_size,
@@ -196,6 +199,7 @@ impl Map {
             }
         };
         Ok(Arc::new(Map {
+            percpu: def.map_type.is_percpu(),
             def,
             ncpus,
             id: AtomicU32::new(0),
@@ -307,6 +311,16 @@ impl Map {
             });
         }
         Ok(())
+    }
+
+    /// The CPU whose copy program-side operations use (the TLS read only for per-CPU maps).
+    #[inline]
+    fn prog_cpu(&self) -> u32 {
+        if self.percpu {
+            current_cpu()
+        } else {
+            0
+        }
     }
 
     fn prog_write_ok(&self) -> bool {
@@ -445,10 +459,12 @@ impl Map {
             .as_deref()
             .is_some_and(|t| t.inner_compatible(&inner.def));
         match &self.kind {
-            Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) if !compatible => Err(MapError::InvalidArg {
-                op: "map-in-map update",
-                reason: "inner map does not match the inner map template",
-            }),
+            Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) if !compatible => {
+                Err(MapError::InvalidArg {
+                    op: "map-in-map update",
+                    reason: "inner map does not match the inner map template",
+                })
+            }
             Kind::ArrayOfMaps(m) => m.set(key_u32(key), inner, flags),
             Kind::HashOfMaps(m) => m.set(key, inner, flags),
             _ => Err(self.unsupported("set_inner_map", errno::EINVAL)),
@@ -492,9 +508,7 @@ impl Map {
             Kind::Queue(q) => unsafe { q.take(out.as_mut_ptr(), true) }?,
             // SAFETY: key size checked above.
             Kind::Hash(h) => unsafe { h.delete(key.as_ptr(), Some(&mut out)) }?,
-            _ => {
-                return Err(self.unsupported("BPF_MAP_LOOKUP_AND_DELETE_ELEM", errno::ENOTSUPP))
-            }
+            _ => return Err(self.unsupported("BPF_MAP_LOOKUP_AND_DELETE_ELEM", errno::ENOTSUPP)),
         }
         Ok(out)
     }
@@ -634,9 +648,9 @@ impl Map {
     pub unsafe fn lookup_ptr(&self, key: *const u8) -> *mut u8 {
         match &self.kind {
             // SAFETY: forwarded from the caller.
-            Kind::Hash(h) => unsafe { h.lookup_ptr(key, current_cpu()) },
+            Kind::Hash(h) => unsafe { h.lookup_ptr(key, self.prog_cpu()) },
             // SAFETY: forwarded from the caller.
-            Kind::Array(a) => unsafe { a.lookup_ptr(key, current_cpu()) },
+            Kind::Array(a) => unsafe { a.lookup_ptr(key, self.prog_cpu()) },
             // SAFETY: forwarded from the caller.
             Kind::Lpm(t) => unsafe { t.lookup_ptr(key) },
             Kind::ArrayOfMaps(m) => {
@@ -681,7 +695,7 @@ impl Map {
         if !self.prog_write_ok() {
             return -i64::from(errno::EPERM);
         }
-        let cpu = current_cpu();
+        let cpu = self.prog_cpu();
         match &self.kind {
             // SAFETY: forwarded from the caller.
             Kind::Array(a) => ret(unsafe {

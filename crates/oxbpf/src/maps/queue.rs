@@ -22,12 +22,17 @@ pub(crate) struct QueueStack {
 }
 
 impl QueueStack {
-    pub(crate) fn new(max_entries: u32, value_size: u32, lifo: bool) -> Result<QueueStack, MapError> {
+    pub(crate) fn new(
+        max_entries: u32,
+        value_size: u32,
+        lifo: bool,
+    ) -> Result<QueueStack, MapError> {
         let bytes = (max_entries as usize)
             .checked_mul(value_size as usize)
             .ok_or(MapError::NoMemory { bytes: usize::MAX })?;
         let mut v = Vec::new();
-        v.try_reserve_exact(bytes).map_err(|_| MapError::NoMemory { bytes })?;
+        v.try_reserve_exact(bytes)
+            .map_err(|_| MapError::NoMemory { bytes })?;
         v.resize(bytes, 0);
         Ok(QueueStack {
             ring: Mutex::new(Ring {

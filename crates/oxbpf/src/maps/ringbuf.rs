@@ -61,10 +61,13 @@ unsafe impl Send for RingBuf {}
 // SAFETY: as above.
 unsafe impl Sync for RingBuf {}
 
+/// The length word of the record header at `hdr`.
+///
+/// # Safety
+/// `hdr` must be an 8-aligned record header inside a ring that outlives `'a`.
 #[inline]
-fn hdr_len(hdr: *mut u8) -> &'static AtomicU32 {
-    // SAFETY: callers pass an 8-aligned record header inside a live ring; the ring outlives
-    // every use (the reference never escapes the calling function).
+unsafe fn hdr_len<'a>(hdr: *mut u8) -> &'a AtomicU32 {
+    // SAFETY: guaranteed by the caller; the word is initialized (zeroed or written).
     unsafe { &*hdr.cast::<AtomicU32>() }
 }
 
@@ -109,9 +112,12 @@ impl RingBuf {
         let off = prod & self.mask;
         // SAFETY: off + total <= 2 * ring size, inside the allocation.
         let hdr = unsafe { self.data.add(off as usize) };
-        hdr_len(hdr).store(size as u32 | BPF_RINGBUF_BUSY_BIT, Ordering::Relaxed);
-        // SAFETY: the header has 8 bytes; pg_off is its second u32.
-        unsafe { hdr.add(4).cast::<u32>().write((off / 8) as u32) };
+        // SAFETY: hdr is the 8-aligned header of the record just reserved, in our ring; the
+        // header has 8 bytes and pg_off is its second u32.
+        unsafe {
+            hdr_len(hdr).store(size as u32 | BPF_RINGBUF_BUSY_BIT, Ordering::Relaxed);
+            hdr.add(4).cast::<u32>().write((off / 8) as u32);
+        }
         self.producer_pos.store(new_prod, Ordering::Release);
         // SAFETY: the sample follows the header inside the reserved record.
         unsafe { hdr.add(BPF_RINGBUF_HDR_SZ) }
@@ -165,7 +171,8 @@ impl RingBuf {
             }
             // SAFETY: cons & mask is inside the data area; records are 8-aligned.
             let hdr = unsafe { self.data.add((cons & self.mask) as usize) };
-            let len = hdr_len(hdr).load(Ordering::Acquire);
+            // SAFETY: cons < prod, so hdr is a reserved record's header in this ring.
+            let len = unsafe { hdr_len(hdr) }.load(Ordering::Acquire);
             if len & BPF_RINGBUF_BUSY_BIT != 0 {
                 break;
             }
@@ -205,9 +212,15 @@ impl Drop for RingBuf {
 unsafe fn commit(sample: *mut u8, discard: bool) {
     // SAFETY: the header precedes the sample (caller contract).
     let hdr = unsafe { sample.sub(BPF_RINGBUF_HDR_SZ) };
-    let len = hdr_len(hdr).load(Ordering::Relaxed) & !BPF_RINGBUF_BUSY_BIT;
-    let new = if discard { len | BPF_RINGBUF_DISCARD_BIT } else { len };
-    hdr_len(hdr).swap(new, Ordering::AcqRel);
+    // SAFETY: hdr is the header of a reserved record of a live ring (caller contract).
+    let word = unsafe { hdr_len(hdr) };
+    let len = word.load(Ordering::Relaxed) & !BPF_RINGBUF_BUSY_BIT;
+    let new = if discard {
+        len | BPF_RINGBUF_DISCARD_BIT
+    } else {
+        len
+    };
+    word.swap(new, Ordering::AcqRel);
 }
 
 /// `bpf_ringbuf_submit`: publish a reserved record. Wakeup flags are accepted; consumers

@@ -49,23 +49,35 @@ fn errors_carry_kernel_errnos() {
 #[test]
 fn array_semantics() {
     let m = Map::new(&MapDef::new(MapType::Array, 4, 12, 4)).expect("create");
-    assert_eq!(m.lookup(&k(0)).expect("lookup"), vec![0u8; 12], "arrays start zeroed");
+    assert_eq!(
+        m.lookup(&k(0)).expect("lookup"),
+        vec![0u8; 12],
+        "arrays start zeroed"
+    );
     let val = [7u8; 12];
     m.update(&k(3), &val, BPF_ANY).expect("update");
     assert_eq!(m.lookup(&k(3)).expect("lookup"), val.to_vec());
-    m.update(&k(3), &val, BPF_EXIST).expect("every element exists");
+    m.update(&k(3), &val, BPF_EXIST)
+        .expect("every element exists");
     assert_eq!(code(m.update(&k(3), &val, BPF_NOEXIST)), EEXIST);
     assert_eq!(code(m.update(&k(4), &val, BPF_ANY)), E2BIG);
     assert_eq!(code(m.update(&k(0), &val, 3)), EINVAL);
     assert_eq!(code(m.update(&k(0), &val, BPF_F_LOCK)), EINVAL);
     assert_eq!(code(m.lookup(&k(4))), ENOENT);
     assert_eq!(code(m.delete(&k(0))), EINVAL);
-    assert_eq!(code(m.update(&k(0), &[0u8; 8], BPF_ANY)), EINVAL, "value size");
+    assert_eq!(
+        code(m.update(&k(0), &[0u8; 8], BPF_ANY)),
+        EINVAL,
+        "value size"
+    );
     assert_eq!(code(m.lookup(&[0u8; 8])), EINVAL, "key size");
     // get_next_key: None and out-of-range keys restart at 0; ENOENT after the last.
     assert_eq!(m.get_next_key(None).expect("first"), k(0).to_vec());
     assert_eq!(m.get_next_key(Some(&k(1))).expect("next"), k(2).to_vec());
-    assert_eq!(m.get_next_key(Some(&k(99))).expect("restart"), k(0).to_vec());
+    assert_eq!(
+        m.get_next_key(Some(&k(99))).expect("restart"),
+        k(0).to_vec()
+    );
     assert_eq!(code(m.get_next_key(Some(&k(3)))), ENOENT);
     assert_eq!(m.keys().len(), 4);
     // Program side: real, 8-byte aligned pointers into one contiguous allocation.
@@ -93,7 +105,10 @@ fn array_semantics() {
     unsafe {
         assert_eq!(m.update_from_prog(k(2).as_ptr(), nv.as_ptr(), BPF_ANY), 0);
         assert_eq!(m.update_from_prog(k(9).as_ptr(), nv.as_ptr(), BPF_ANY), -7);
-        assert_eq!(m.update_from_prog(k(1).as_ptr(), nv.as_ptr(), BPF_NOEXIST), -17);
+        assert_eq!(
+            m.update_from_prog(k(1).as_ptr(), nv.as_ptr(), BPF_NOEXIST),
+            -17
+        );
         assert_eq!(m.delete_from_prog(k(1).as_ptr()), -22);
     }
     assert_eq!(m.lookup(&k(2)).expect("lookup"), nv.to_vec());
@@ -136,27 +151,42 @@ fn percpu_array_layout() {
     unsafe {
         let p = m.lookup_ptr(k(1).as_ptr());
         assert_eq!(p.cast::<u32>().read(), 12);
-        assert_eq!(m.update_from_prog(k(1).as_ptr(), 99u32.to_ne_bytes().as_ptr(), BPF_ANY), 0);
-        assert_eq!(m.lookup_percpu_ptr(k(1).as_ptr(), 0).cast::<u32>().read(), 10);
+        assert_eq!(
+            m.update_from_prog(k(1).as_ptr(), 99u32.to_ne_bytes().as_ptr(), BPF_ANY),
+            0
+        );
+        assert_eq!(
+            m.lookup_percpu_ptr(k(1).as_ptr(), 0).cast::<u32>().read(),
+            10
+        );
         assert!(m.lookup_percpu_ptr(k(1).as_ptr(), 3).is_null());
     }
     set_current_cpu(0);
     let got = m.lookup(&k(1)).expect("lookup");
-    assert_eq!(&got[16..20], &99u32.to_ne_bytes(), "only CPU 2's copy changed");
+    assert_eq!(
+        &got[16..20],
+        &99u32.to_ne_bytes(),
+        "only CPU 2's copy changed"
+    );
     assert_eq!(&got[0..4], &10u32.to_ne_bytes());
 }
 
 #[test]
 fn global_data_maps() {
     let rodata = Map::new(&MapDef::global_data(".rodata", 16, true)).expect("create");
-    rodata.update(&k(0), &[5u8; 16], BPF_ANY).expect("initial value");
+    rodata
+        .update(&k(0), &[5u8; 16], BPF_ANY)
+        .expect("initial value");
     rodata.freeze().expect("freeze");
     assert_eq!(code(rodata.freeze()), EBUSY);
     assert_eq!(code(rodata.update(&k(0), &[6u8; 16], BPF_ANY)), EPERM);
     assert_eq!(rodata.lookup(&k(0)).expect("still readable"), vec![5u8; 16]);
     // SAFETY: key 4 bytes, value 16 bytes.
     unsafe {
-        assert_eq!(rodata.update_from_prog(k(0).as_ptr(), [0u8; 16].as_ptr(), BPF_ANY), -1);
+        assert_eq!(
+            rodata.update_from_prog(k(0).as_ptr(), [0u8; 16].as_ptr(), BPF_ANY),
+            -1
+        );
         assert!(!rodata.lookup_ptr(k(0).as_ptr()).is_null());
     }
     assert!(rodata.value_regions().iter().all(|r| !r.writable));
@@ -170,12 +200,15 @@ fn global_data_maps() {
     let bss = Map::new(&MapDef::global_data(".bss", 8, false)).expect("create");
     assert!(bss.value_regions().iter().all(|r| r.writable));
     // SAFETY: key 4 bytes, value 8 bytes.
-    assert_eq!(unsafe { bss.update_from_prog(k(0).as_ptr(), v(3).as_ptr(), BPF_ANY) }, 0);
+    let r = unsafe { bss.update_from_prog(k(0).as_ptr(), v(3).as_ptr(), BPF_ANY) };
+    assert_eq!(r, 0);
 
-    let ro = Map::new(&MapDef::new(MapType::Array, 4, 8, 1).with_flags(BPF_F_RDONLY)).expect("create");
+    let ro =
+        Map::new(&MapDef::new(MapType::Array, 4, 8, 1).with_flags(BPF_F_RDONLY)).expect("create");
     assert_eq!(code(ro.update(&k(0), &v(1), BPF_ANY)), EPERM);
     assert_eq!(code(ro.freeze()), EPERM);
-    let wo = Map::new(&MapDef::new(MapType::Array, 4, 8, 1).with_flags(BPF_F_WRONLY)).expect("create");
+    let wo =
+        Map::new(&MapDef::new(MapType::Array, 4, 8, 1).with_flags(BPF_F_WRONLY)).expect("create");
     assert_eq!(code(wo.lookup(&k(0))), EPERM);
 }
 
@@ -192,10 +225,12 @@ fn hash_semantics() {
     assert_eq!(code(m.update(&k(1), &v(1), 8)), EINVAL);
     assert_eq!(code(m.update(&k(1), &v(1), BPF_F_LOCK)), EINVAL);
     for i in 2..=4 {
-        m.update(&k(i), &v(u64::from(i) * 10), BPF_ANY).expect("fill");
+        m.update(&k(i), &v(u64::from(i) * 10), BPF_ANY)
+            .expect("fill");
     }
     assert_eq!(code(m.update(&k(5), &v(50), BPF_ANY)), E2BIG, "full");
-    m.update(&k(4), &v(44), BPF_ANY).expect("replacing works when full");
+    m.update(&k(4), &v(44), BPF_ANY)
+        .expect("replacing works when full");
     assert_eq!(m.lookup(&k(4)).expect("lookup"), v(44).to_vec());
     assert_eq!(m.element_count(), Some(4));
     m.delete(&k(4)).expect("delete");
@@ -208,8 +243,14 @@ fn hash_semantics() {
         assert_eq!(read_u64(p), 50);
         p.cast::<u64>().write(51);
         assert!(m.lookup_ptr(k(9).as_ptr()).is_null());
-        assert_eq!(m.update_from_prog(k(9).as_ptr(), v(9).as_ptr(), BPF_ANY), -7);
-        assert_eq!(m.update_from_prog(k(5).as_ptr(), v(9).as_ptr(), BPF_NOEXIST), -17);
+        assert_eq!(
+            m.update_from_prog(k(9).as_ptr(), v(9).as_ptr(), BPF_ANY),
+            -7
+        );
+        assert_eq!(
+            m.update_from_prog(k(5).as_ptr(), v(9).as_ptr(), BPF_NOEXIST),
+            -17
+        );
         assert_eq!(m.delete_from_prog(k(9).as_ptr()), -2);
         assert_eq!(m.delete_from_prog(k(5).as_ptr()), 0);
         // The pointer stays readable after the delete (memory is never freed early).
@@ -228,7 +269,8 @@ fn hash_get_next_key_walks_everything_and_restarts() {
     let m = Map::new(&MapDef::new(MapType::Hash, 8, 4, 64)).expect("create");
     assert_eq!(code(m.get_next_key(None)), ENOENT, "empty map");
     for i in 0..50u64 {
-        m.update(&i.to_ne_bytes(), &[1, 2, 3, 4], BPF_ANY).expect("insert");
+        m.update(&i.to_ne_bytes(), &[1, 2, 3, 4], BPF_ANY)
+            .expect("insert");
     }
     let mut keys: Vec<u64> = m
         .keys()
@@ -239,7 +281,11 @@ fn hash_get_next_key_walks_everything_and_restarts() {
     assert_eq!(keys, (0..50).collect::<Vec<_>>());
     // A key not in the map restarts the walk at the first key.
     let first = m.get_next_key(None).expect("first");
-    assert_eq!(m.get_next_key(Some(&999u64.to_ne_bytes())).expect("restart"), first);
+    assert_eq!(
+        m.get_next_key(Some(&999u64.to_ne_bytes()))
+            .expect("restart"),
+        first
+    );
     // Deleting while iterating, as `bpftool map` users do, still visits every key.
     let mut cur = m.get_next_key(None).expect("first");
     let mut seen = 1;
@@ -312,12 +358,19 @@ fn percpu_hash() {
     all[..8].copy_from_slice(&v(1));
     all[8..].copy_from_slice(&v(2));
     m.update(&k(1), &all, BPF_ANY).expect("update");
-    assert_eq!(code(m.update(&k(1), &v(1), BPF_ANY)), EINVAL, "needs every CPU's value");
+    assert_eq!(
+        code(m.update(&k(1), &v(1), BPF_ANY)),
+        EINVAL,
+        "needs every CPU's value"
+    );
     set_current_cpu(1);
     // SAFETY: key 4 bytes, value 8 bytes.
     unsafe {
         assert_eq!(read_u64(m.lookup_ptr(k(1).as_ptr())), 2);
-        assert_eq!(m.update_from_prog(k(1).as_ptr(), v(20).as_ptr(), BPF_EXIST), 0);
+        assert_eq!(
+            m.update_from_prog(k(1).as_ptr(), v(20).as_ptr(), BPF_EXIST),
+            0
+        );
         assert_eq!(m.update_from_prog(k(2).as_ptr(), v(7).as_ptr(), BPF_ANY), 0);
         assert_eq!(read_u64(m.lookup_percpu_ptr(k(1).as_ptr(), 0)), 1);
     }
@@ -326,7 +379,11 @@ fn percpu_hash() {
     assert_eq!(got[..8], v(1));
     assert_eq!(got[8..], v(20));
     let fresh = m.lookup(&k(2)).expect("lookup");
-    assert_eq!(fresh[..8], v(0), "other CPUs' copies zeroed for a program insert");
+    assert_eq!(
+        fresh[..8],
+        v(0),
+        "other CPUs' copies zeroed for a program insert"
+    );
     assert_eq!(fresh[8..], v(7));
 }
 
@@ -334,7 +391,8 @@ fn percpu_hash() {
 fn lru_evicts_unreferenced_elements() {
     let m = Map::new(&MapDef::new(MapType::LruHash, 4, 8, 64)).expect("create");
     for i in 0..64 {
-        m.update(&k(i), &v(u64::from(i)), BPF_NOEXIST).expect("fill");
+        m.update(&k(i), &v(u64::from(i)), BPF_NOEXIST)
+            .expect("fill");
     }
     // Programs touch the first half.
     for i in 0..32 {
@@ -342,7 +400,8 @@ fn lru_evicts_unreferenced_elements() {
         assert!(!unsafe { m.lookup_ptr(k(i).as_ptr()) }.is_null());
     }
     for i in 100..116 {
-        m.update(&k(i), &v(u64::from(i)), BPF_ANY).expect("full LRU evicts instead of E2BIG");
+        m.update(&k(i), &v(u64::from(i)), BPF_ANY)
+            .expect("full LRU evicts instead of E2BIG");
     }
     assert_eq!(m.element_count(), Some(64));
     for i in 0..32 {
@@ -355,11 +414,16 @@ fn lru_evicts_unreferenced_elements() {
     assert_eq!(evicted, 16);
     assert_eq!(code(m.update(&k(500), &v(1), BPF_EXIST)), ENOENT);
     assert_eq!(code(m.update(&k(100), &v(1), BPF_NOEXIST)), EEXIST);
-    assert_eq!(m.element_count(), Some(64), "failed updates return their element");
+    assert_eq!(
+        m.element_count(),
+        Some(64),
+        "failed updates return their element"
+    );
 
     let p = Map::with_cpus(&MapDef::new(MapType::LruPercpuHash, 4, 4, 2), 2).expect("create");
     for i in 0..10 {
-        p.update(&k(i), &[i as u8; 16], BPF_ANY).expect("lru percpu");
+        p.update(&k(i), &[i as u8; 16], BPF_ANY)
+            .expect("lru percpu");
     }
     assert_eq!(p.element_count(), Some(2));
     assert_eq!(p.lookup(&k(9)).expect("newest"), vec![9u8; 16]);
@@ -423,5 +487,8 @@ fn concurrent_lookups_while_another_thread_churns() {
     let found: u64 = readers.into_iter().map(|r| r.join().expect("reader")).sum();
     stop.store(true, Ordering::Relaxed);
     let ops = writer.join().expect("writer");
-    assert!(ops > 0 && found > 0, "threads overlapped (ops {ops}, found {found})");
+    assert!(
+        ops > 0 && found > 0,
+        "threads overlapped (ops {ops}, found {found})"
+    );
 }

@@ -23,7 +23,8 @@ fn ip(plen: u32, a: [u8; 4]) -> [u8; 8] {
 }
 
 fn lpm(max: u32) -> Arc<Map> {
-    Map::new(&MapDef::new(MapType::LpmTrie, 8, 4, max).with_flags(BPF_F_NO_PREALLOC)).expect("create")
+    Map::new(&MapDef::new(MapType::LpmTrie, 8, 4, max).with_flags(BPF_F_NO_PREALLOC))
+        .expect("create")
 }
 
 fn lpm_get(m: &Map, key: [u8; 8]) -> Option<u32> {
@@ -35,18 +36,27 @@ fn lpm_get(m: &Map, key: [u8; 8]) -> Option<u32> {
 #[test]
 fn lpm_longest_prefix_match() {
     let m = lpm(8);
-    m.update(&ip(8, [10, 0, 0, 0]), &k(1), BPF_ANY).expect("insert");
-    m.update(&ip(16, [10, 1, 0, 0]), &k(2), BPF_ANY).expect("insert");
-    m.update(&ip(24, [10, 1, 1, 0]), &k(3), BPF_ANY).expect("insert");
+    m.update(&ip(8, [10, 0, 0, 0]), &k(1), BPF_ANY)
+        .expect("insert");
+    m.update(&ip(16, [10, 1, 0, 0]), &k(2), BPF_ANY)
+        .expect("insert");
+    m.update(&ip(24, [10, 1, 1, 0]), &k(3), BPF_ANY)
+        .expect("insert");
     assert_eq!(lpm_get(&m, ip(32, [11, 0, 0, 0])), None);
-    m.update(&ip(0, [0, 0, 0, 0]), &k(4), BPF_ANY).expect("default route");
+    m.update(&ip(0, [0, 0, 0, 0]), &k(4), BPF_ANY)
+        .expect("default route");
     assert_eq!(lpm_get(&m, ip(32, [10, 1, 1, 5])), Some(3));
     assert_eq!(lpm_get(&m, ip(32, [10, 1, 2, 5])), Some(2));
     assert_eq!(lpm_get(&m, ip(32, [10, 2, 0, 0])), Some(1));
     assert_eq!(lpm_get(&m, ip(32, [11, 0, 0, 0])), Some(4));
-    assert_eq!(lpm_get(&m, ip(16, [10, 1, 1, 5])), Some(2), "key prefixlen bounds the match");
+    assert_eq!(
+        lpm_get(&m, ip(16, [10, 1, 1, 5])),
+        Some(2),
+        "key prefixlen bounds the match"
+    );
     // Odd prefix lengths compare bits, not bytes.
-    m.update(&ip(9, [192, 128, 0, 0]), &k(5), BPF_ANY).expect("insert /9");
+    m.update(&ip(9, [192, 128, 0, 0]), &k(5), BPF_ANY)
+        .expect("insert /9");
     assert_eq!(lpm_get(&m, ip(32, [192, 200, 1, 1])), Some(5));
     assert_eq!(lpm_get(&m, ip(32, [192, 100, 1, 1])), Some(4));
     // Program side returns a pointer into stable value memory.
@@ -58,12 +68,23 @@ fn lpm_longest_prefix_match() {
     m.delete(&ip(24, [10, 1, 1, 0])).expect("delete exact");
     // SAFETY: p stays valid memory after the delete.
     assert_eq!(unsafe { p.cast::<u32>().read() }, 3);
-    assert_eq!(lpm_get(&m, ip(32, [10, 1, 1, 5])), Some(2), "falls back to /16");
+    assert_eq!(
+        lpm_get(&m, ip(32, [10, 1, 1, 5])),
+        Some(2),
+        "falls back to /16"
+    );
     assert_eq!(code(m.delete(&ip(24, [10, 1, 1, 0]))), ENOENT);
-    assert_eq!(code(m.delete(&ip(12, [10, 0, 0, 0]))), ENOENT, "delete needs the exact prefix");
+    assert_eq!(
+        code(m.delete(&ip(12, [10, 0, 0, 0]))),
+        ENOENT,
+        "delete needs the exact prefix"
+    );
     // SAFETY: key and value buffers have the right sizes.
     unsafe {
-        assert_eq!(m.update_from_prog(ip(32, [1, 2, 3, 4]).as_ptr(), k(7).as_ptr(), BPF_ANY), 0);
+        assert_eq!(
+            m.update_from_prog(ip(32, [1, 2, 3, 4]).as_ptr(), k(7).as_ptr(), BPF_ANY),
+            0
+        );
         assert_eq!(m.delete_from_prog(ip(32, [1, 2, 3, 4]).as_ptr()), 0);
         assert_eq!(m.delete_from_prog(ip(32, [1, 2, 3, 4]).as_ptr()), -2);
     }
@@ -72,14 +93,30 @@ fn lpm_longest_prefix_match() {
 #[test]
 fn lpm_errors() {
     let m = lpm(2);
-    assert_eq!(code(m.update(&ip(33, [1, 2, 3, 4]), &k(1), BPF_ANY)), EINVAL);
-    assert_eq!(code(m.update(&ip(8, [1, 2, 3, 4]), &k(1), BPF_F_LOCK)), EINVAL);
-    assert_eq!(code(m.update(&ip(8, [1, 0, 0, 0]), &k(1), BPF_EXIST)), ENOENT);
-    m.update(&ip(8, [1, 0, 0, 0]), &k(1), BPF_NOEXIST).expect("insert");
-    assert_eq!(code(m.update(&ip(8, [1, 9, 9, 9]), &k(1), BPF_NOEXIST)), EEXIST, "same /8");
-    m.update(&ip(8, [2, 0, 0, 0]), &k(2), BPF_ANY).expect("insert");
+    assert_eq!(
+        code(m.update(&ip(33, [1, 2, 3, 4]), &k(1), BPF_ANY)),
+        EINVAL
+    );
+    assert_eq!(
+        code(m.update(&ip(8, [1, 2, 3, 4]), &k(1), BPF_F_LOCK)),
+        EINVAL
+    );
+    assert_eq!(
+        code(m.update(&ip(8, [1, 0, 0, 0]), &k(1), BPF_EXIST)),
+        ENOENT
+    );
+    m.update(&ip(8, [1, 0, 0, 0]), &k(1), BPF_NOEXIST)
+        .expect("insert");
+    assert_eq!(
+        code(m.update(&ip(8, [1, 9, 9, 9]), &k(1), BPF_NOEXIST)),
+        EEXIST,
+        "same /8"
+    );
+    m.update(&ip(8, [2, 0, 0, 0]), &k(2), BPF_ANY)
+        .expect("insert");
     assert_eq!(code(m.update(&ip(8, [3, 0, 0, 0]), &k(3), BPF_ANY)), ENOSPC);
-    m.update(&ip(8, [2, 0, 0, 0]), &k(22), BPF_EXIST).expect("replace when full");
+    m.update(&ip(8, [2, 0, 0, 0]), &k(22), BPF_EXIST)
+        .expect("replace when full");
     assert_eq!(lpm_get(&m, ip(32, [2, 3, 4, 5])), Some(22));
     assert_eq!(code(m.delete(&ip(40, [1, 0, 0, 0]))), EINVAL);
 }
@@ -105,9 +142,13 @@ fn lpm_get_next_key_is_trie_post_order() {
         ip(16, [192, 168, 0, 0]),
         ip(0, [0, 0, 0, 0]),
     ];
-    assert_eq!(order, expected.iter().map(|e| e.to_vec()).collect::<Vec<_>>());
     assert_eq!(
-        m.get_next_key(Some(&ip(20, [99, 0, 0, 0]))).expect("missing key restarts"),
+        order,
+        expected.iter().map(|e| e.to_vec()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        m.get_next_key(Some(&ip(20, [99, 0, 0, 0])))
+            .expect("missing key restarts"),
         expected[0].to_vec()
     );
     assert_eq!(code(m.get_next_key(Some(&ip(0, [0, 0, 0, 0])))), ENOENT);
@@ -173,7 +214,11 @@ fn ringbuf_records() {
     }
     let b = r.ringbuf_reserve(3, 0);
     let c = r.ringbuf_reserve(5, 0);
-    assert_eq!(r.ringbuf_query(BPF_RB_AVAIL_DATA), 24 + 16 + 16, "records padded to 8");
+    assert_eq!(
+        r.ringbuf_query(BPF_RB_AVAIL_DATA),
+        24 + 16 + 16,
+        "records padded to 8"
+    );
     // SAFETY: b and c are reserved samples of 3 and 5 bytes.
     unsafe {
         b.copy_from([2u8; 3].as_ptr(), 3);
@@ -181,11 +226,24 @@ fn ringbuf_records() {
         ringbuf_discard(c, BPF_RB_NO_WAKEUP);
     }
     let mut got = Vec::new();
-    assert_eq!(r.ringbuf_consume(|rec| got.push(rec.to_vec())).expect("consume"), 0, "a is busy");
+    assert_eq!(
+        r.ringbuf_consume(|rec| got.push(rec.to_vec()))
+            .expect("consume"),
+        0,
+        "a is busy"
+    );
     // SAFETY: a is reserved and not committed.
     unsafe { ringbuf_submit(a, BPF_RB_FORCE_WAKEUP) };
-    assert_eq!(r.ringbuf_consume(|rec| got.push(rec.to_vec())).expect("consume"), 2);
-    assert_eq!(got, vec![vec![1u8; 10], vec![2u8; 3]], "order kept, discarded skipped");
+    assert_eq!(
+        r.ringbuf_consume(|rec| got.push(rec.to_vec()))
+            .expect("consume"),
+        2
+    );
+    assert_eq!(
+        got,
+        vec![vec![1u8; 10], vec![2u8; 3]],
+        "order kept, discarded skipped"
+    );
     assert_eq!(r.ringbuf_query(BPF_RB_AVAIL_DATA), 0);
     assert_eq!(r.ringbuf_query(BPF_RB_CONS_POS), 56);
     assert_eq!(r.ringbuf_query(BPF_RB_PROD_POS), 56);
@@ -197,16 +255,24 @@ fn ringbuf_records() {
 #[test]
 fn ringbuf_full_and_wraparound() {
     let r = ring(4096);
-    assert!(r.ringbuf_reserve(4096, 0).is_null(), "record plus header exceeds the ring");
+    assert!(
+        r.ringbuf_reserve(4096, 0).is_null(),
+        "record plus header exceeds the ring"
+    );
     // Fill: 4088 + 8 = 4096 = mask + 1 > mask, so the largest record is 4080 bytes.
     assert!(r.ringbuf_reserve(4088, 0).is_null());
     let big = r.ringbuf_reserve(4080, 0);
     assert!(!big.is_null());
     let data = [7u8; 8];
     // SAFETY: data has 8 bytes.
-    assert_eq!(unsafe { r.ringbuf_output(data.as_ptr(), 8, 0) }, -11, "ring full: -EAGAIN");
-    // SAFETY: data has 8 bytes.
-    assert_eq!(unsafe { r.ringbuf_output(data.as_ptr(), 8, 4) }, -22, "bad flags");
+    let (full, bad) = unsafe {
+        (
+            r.ringbuf_output(data.as_ptr(), 8, 0),
+            r.ringbuf_output(data.as_ptr(), 8, 4),
+        )
+    };
+    assert_eq!(full, -11, "ring full: -EAGAIN");
+    assert_eq!(bad, -22, "bad flags");
     // SAFETY: big is reserved.
     unsafe { ringbuf_discard(big, 0) };
     assert_eq!(r.ringbuf_consume(|_| {}).expect("consume"), 0);
@@ -232,7 +298,10 @@ fn ringbuf_full_and_wraparound() {
         .expect("consume");
     }
     assert_eq!(next_in, next_out);
-    assert!(r.ringbuf_query(BPF_RB_PROD_POS) > 3 * 4096, "wrapped several times");
+    assert!(
+        r.ringbuf_query(BPF_RB_PROD_POS) > 3 * 4096,
+        "wrapped several times"
+    );
 }
 
 #[test]
@@ -262,13 +331,20 @@ fn ringbuf_many_producers() {
             .ringbuf_consume(|rec| {
                 assert_eq!(rec.len(), 4);
                 assert_eq!(rec[0], rec[3]);
-                assert_eq!(rec[1], (per_thread[rec[0] as usize] % 251) as u8, "per-producer order");
+                assert_eq!(
+                    rec[1],
+                    (per_thread[rec[0] as usize] % 251) as u8,
+                    "per-producer order"
+                );
                 per_thread[rec[0] as usize] += 1;
             })
             .expect("consume");
         std::thread::yield_now();
     }
-    let sent: u32 = producers.into_iter().map(|p| p.join().expect("producer")).sum();
+    let sent: u32 = producers
+        .into_iter()
+        .map(|p| p.join().expect("producer"))
+        .sum();
     assert_eq!(sent, 6000);
     assert_eq!(per_thread, [2000; 3]);
 }
@@ -286,7 +362,10 @@ fn perf_event_array() {
     assert_eq!(code(m.lookup(&k(1))), ENOTSUPP);
     assert_eq!(m.perf_event_output(1, b"hello"), 0);
     set_current_cpu(1);
-    assert_eq!(m.perf_event_output_parts(BPF_F_CURRENT_CPU, &[b"ab", b"cd"]), 0);
+    assert_eq!(
+        m.perf_event_output_parts(BPF_F_CURRENT_CPU, &[b"ab", b"cd"]),
+        0
+    );
     set_current_cpu(0);
     let mut got = Vec::new();
     assert_eq!(m.perf_drain(1, |s| got.push(s.to_vec())).expect("drain"), 2);
@@ -330,13 +409,21 @@ impl IdResolver for Registry {
 #[test]
 fn prog_array() {
     let m = Map::new(&MapDef::new(MapType::ProgArray, 4, 4, 4)).expect("create");
-    m.update(&k(0), &k(555), BPF_ANY).expect("no resolver: ids accepted as given");
+    m.update(&k(0), &k(555), BPF_ANY)
+        .expect("no resolver: ids accepted as given");
     assert!(m.set_resolver(Arc::new(Registry { maps: Vec::new() })));
     assert_eq!(code(m.update(&k(1), &k(555), BPF_ANY)), EBADF);
     m.update(&k(1), &k(100), BPF_ANY).expect("known program");
-    assert_eq!(code(m.update(&k(1), &k(101), BPF_NOEXIST)), EINVAL, "only BPF_ANY");
+    assert_eq!(
+        code(m.update(&k(1), &k(101), BPF_NOEXIST)),
+        EINVAL,
+        "only BPF_ANY"
+    );
     assert_eq!(code(m.update(&k(4), &k(100), BPF_ANY)), E2BIG);
-    assert_eq!(m.lookup(&k(1)).expect("lookup gives the id"), k(100).to_vec());
+    assert_eq!(
+        m.lookup(&k(1)).expect("lookup gives the id"),
+        k(100).to_vec()
+    );
     assert_eq!(m.prog_array_get(1), Some(100));
     assert_eq!(m.prog_array_get(2), None);
     assert_eq!(m.prog_array_get(9), None);
@@ -347,7 +434,10 @@ fn prog_array() {
     // SAFETY: key 4 bytes, value 4 bytes.
     unsafe {
         assert!(m.lookup_ptr(k(0).as_ptr()).is_null());
-        assert_eq!(m.update_from_prog(k(0).as_ptr(), k(1).as_ptr(), BPF_ANY), -95);
+        assert_eq!(
+            m.update_from_prog(k(0).as_ptr(), k(1).as_ptr(), BPF_ANY),
+            -95
+        );
     }
 }
 
@@ -356,23 +446,42 @@ fn array_and_hash_of_maps() {
     let tmpl = MapDef::new(MapType::Array, 4, 8, 2);
     let inner_a = Map::new(&tmpl).expect("inner");
     inner_a.set_id(11);
-    inner_a.update(&k(1), &5u64.to_ne_bytes(), BPF_ANY).expect("inner update");
+    inner_a
+        .update(&k(1), &5u64.to_ne_bytes(), BPF_ANY)
+        .expect("inner update");
     let inner_b = Map::new(&tmpl).expect("inner");
     inner_b.set_id(12);
     let wrong = Map::new(&MapDef::new(MapType::Array, 4, 8, 3)).expect("wrong shape");
     wrong.set_id(13);
     let registry = Arc::new(Registry {
-        maps: vec![Arc::clone(&inner_a), Arc::clone(&inner_b), Arc::clone(&wrong)],
+        maps: vec![
+            Arc::clone(&inner_a),
+            Arc::clone(&inner_b),
+            Arc::clone(&wrong),
+        ],
     });
 
-    let aom = Map::new(&MapDef::new(MapType::ArrayOfMaps, 4, 4, 2).with_inner(tmpl.clone())).expect("outer");
-    assert_eq!(code(aom.update(&k(0), &k(11), BPF_ANY)), EBADF, "no resolver yet");
+    let aom = Map::new(&MapDef::new(MapType::ArrayOfMaps, 4, 4, 2).with_inner(tmpl.clone()))
+        .expect("outer");
+    assert_eq!(
+        code(aom.update(&k(0), &k(11), BPF_ANY)),
+        EBADF,
+        "no resolver yet"
+    );
     aom.set_resolver(registry.clone());
-    aom.update(&k(0), &k(11), BPF_ANY).expect("store inner by id");
-    assert_eq!(code(aom.update(&k(1), &k(13), BPF_ANY)), EINVAL, "template mismatch");
+    aom.update(&k(0), &k(11), BPF_ANY)
+        .expect("store inner by id");
+    assert_eq!(
+        code(aom.update(&k(1), &k(13), BPF_ANY)),
+        EINVAL,
+        "template mismatch"
+    );
     assert_eq!(code(aom.update(&k(1), &k(99), BPF_ANY)), EBADF);
     assert_eq!(code(aom.update(&k(1), &k(12), BPF_NOEXIST)), EINVAL);
-    assert_eq!(aom.lookup(&k(0)).expect("lookup gives the id"), k(11).to_vec());
+    assert_eq!(
+        aom.lookup(&k(0)).expect("lookup gives the id"),
+        k(11).to_vec()
+    );
     assert_eq!(code(aom.lookup(&k(1))), ENOENT);
     // SAFETY: keys are 4 bytes; handles come from the outer map, which keeps them alive.
     unsafe {
@@ -396,7 +505,8 @@ fn array_and_hash_of_maps() {
     // SAFETY: key is 8 bytes.
     let h = unsafe { hom.lookup_ptr(key.as_ptr()) } as u64;
     assert_eq!(h, inner_b.handle());
-    hom.set_inner_map(&key, &inner_a, BPF_EXIST).expect("replace");
+    hom.set_inner_map(&key, &inner_a, BPF_EXIST)
+        .expect("replace");
     drop(inner_b);
     // SAFETY: the outer map keeps replaced inner maps alive.
     let old = unsafe { Map::from_handle(h) };
