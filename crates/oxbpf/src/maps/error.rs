@@ -17,7 +17,7 @@ pub mod errno {
     pub const EAGAIN: i32 = 11;
     /// Out of memory.
     pub const ENOMEM: i32 = 12;
-    /// Device or resource busy (freezing twice).
+    /// Device or resource busy.
     pub const EBUSY: i32 = 16;
     /// Element already exists.
     pub const EEXIST: i32 = 17;
@@ -139,7 +139,8 @@ pub enum MapError {
         /// Frozen, BPF_F_RDONLY, ...
         reason: &'static str,
     },
-    /// `freeze` on a map already frozen (EBUSY).
+    /// `freeze` on a map already frozen. The kernel answers EPERM: a frozen map is no
+    /// longer writable from the syscall side, and that check comes first.
     #[error("map already frozen")]
     AlreadyFrozen,
     /// A map or program id that the runtime does not know (EBADF).
@@ -174,8 +175,7 @@ impl MapError {
             MapError::Exists => EEXIST,
             MapError::NoSpace { .. } => ENOSPC,
             MapError::NotSupported { errno, .. } => *errno,
-            MapError::PermissionDenied { .. } => EPERM,
-            MapError::AlreadyFrozen => EBUSY,
+            MapError::PermissionDenied { .. } | MapError::AlreadyFrozen => EPERM,
             MapError::NoMemory { .. } => ENOMEM,
         }
     }

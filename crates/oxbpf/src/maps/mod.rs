@@ -44,6 +44,8 @@ mod prog;
 mod queue;
 mod ringbuf;
 
+#[cfg(all(test, target_os = "linux"))]
+mod kernel_oracle;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -272,7 +274,7 @@ impl Map {
     }
 
     /// `BPF_MAP_FREEZE`: no more writes from user space (programs may still write unless
-    /// the map is `BPF_F_RDONLY_PROG`, e.g. `.rodata`). EBUSY if already frozen.
+    /// the map is `BPF_F_RDONLY_PROG`, e.g. `.rodata`). EPERM if already frozen (as the kernel).
     #[doc(alias = "BPF_MAP_FREEZE")]
     pub fn freeze(&self) -> Result<(), MapError> {
         if self.def.map_flags & flags::BPF_F_RDONLY != 0 {

@@ -43,7 +43,7 @@ fn errors_carry_kernel_errnos() {
     assert_eq!(MapError::Exists.helper_ret(), -17);
     assert_eq!(MapError::Full { max_entries: 1 }.helper_ret(), -7);
     assert_eq!(MapError::NoSpace { max_entries: 1 }.errno(), 28);
-    assert_eq!(MapError::AlreadyFrozen.errno(), 16);
+    assert_eq!(MapError::AlreadyFrozen.errno(), 1);
 }
 
 #[test]
@@ -178,7 +178,11 @@ fn global_data_maps() {
         .update(&k(0), &[5u8; 16], BPF_ANY)
         .expect("initial value");
     rodata.freeze().expect("freeze");
-    assert_eq!(code(rodata.freeze()), EBUSY);
+    assert_eq!(
+        code(rodata.freeze()),
+        EPERM,
+        "the kernel's answer to a second freeze"
+    );
     assert_eq!(code(rodata.update(&k(0), &[6u8; 16], BPF_ANY)), EPERM);
     assert_eq!(rodata.lookup(&k(0)).expect("still readable"), vec![5u8; 16]);
     // SAFETY: key 4 bytes, value 16 bytes.
