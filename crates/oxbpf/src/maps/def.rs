@@ -91,7 +91,7 @@ macro_rules! map_types {
                     $($name => Ok(MapType::$variant),)*
                     _ => match s.parse::<u32>() {
                         Ok(raw) => MapType::from_raw(raw).ok_or(MapError::UnknownType { raw }),
-                        Err(_) => Err(MapError::UnknownType { raw: u32::MAX }),
+                        Err(_) => Err(MapError::UnknownTypeName { name: s.to_string() }),
                     },
                 }
             }
@@ -114,6 +114,15 @@ map_types! {
     Queue = 22, "queue", "BPF_MAP_TYPE_QUEUE";
     Stack = 23, "stack", "BPF_MAP_TYPE_STACK";
     RingBuf = 27, "ringbuf", "BPF_MAP_TYPE_RINGBUF";
+}
+
+impl TryFrom<u32> for MapType {
+    type Error = MapError;
+
+    /// The type for a kernel `enum bpf_map_type` number.
+    fn try_from(raw: u32) -> Result<MapType, MapError> {
+        MapType::from_raw(raw).ok_or(MapError::UnknownType { raw })
+    }
 }
 
 impl fmt::Display for MapType {
@@ -479,7 +488,14 @@ mod tests {
             "lru_percpu_hash".parse::<MapType>(),
             Ok(MapType::LruPercpuHash)
         );
-        assert!("sockmap".parse::<MapType>().is_err());
+        assert_eq!(
+            "sockmap".parse::<MapType>(),
+            Err(MapError::UnknownTypeName {
+                name: "sockmap".into()
+            })
+        );
+        assert_eq!(MapType::try_from(13), Ok(MapType::HashOfMaps));
+        assert_eq!(MapType::try_from(7).map_err(|e| e.errno()), Err(22));
         assert_eq!(MapType::from_raw(7), None);
     }
 

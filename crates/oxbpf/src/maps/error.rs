@@ -41,6 +41,12 @@ pub enum MapError {
         /// The raw `enum bpf_map_type` value.
         raw: u32,
     },
+    /// A map type name that is not one bpftool prints.
+    #[error("unknown map type name {name:?}")]
+    UnknownTypeName {
+        /// The name given.
+        name: String,
+    },
     /// The map definition is rejected with EINVAL (sizes, flags, layout).
     #[error("invalid {map_type} map definition: {reason}")]
     InvalidDef {
@@ -163,6 +169,7 @@ impl MapError {
         use errno::*;
         match self {
             MapError::UnknownType { .. }
+            | MapError::UnknownTypeName { .. }
             | MapError::InvalidDef { .. }
             | MapError::InvalidName { .. }
             | MapError::SizeMismatch { .. }

@@ -638,12 +638,26 @@ impl Map {
     }
 
     /// Consume committed ring buffer records in order (libbpf's `ring_buffer__consume`);
-    /// returns how many were handed to `f`.
-    #[doc(alias = "ring_buffer__poll")]
+    /// returns how many were handed to `f`. Never blocks; see [`Map::ringbuf_poll`].
+    #[doc(alias = "ring_buffer__consume")]
     pub fn ringbuf_consume(&self, mut f: impl FnMut(&[u8])) -> Result<usize, MapError> {
         match &self.kind {
             Kind::RingBuf(r) => Ok(r.consume(&mut f)),
             _ => Err(self.unsupported("ringbuf_consume", errno::EINVAL)),
+        }
+    }
+
+    /// Like libbpf's `ring_buffer__poll`: consume ready records, or wait up to `timeout`
+    /// for a producer to submit one. Returns the records handed to `f`.
+    #[doc(alias = "ring_buffer__poll")]
+    pub fn ringbuf_poll(
+        &self,
+        timeout: std::time::Duration,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<usize, MapError> {
+        match &self.kind {
+            Kind::RingBuf(r) => Ok(r.poll(timeout, &mut f)),
+            _ => Err(self.unsupported("ringbuf_poll", errno::EINVAL)),
         }
     }
 

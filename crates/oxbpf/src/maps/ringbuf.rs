@@ -12,12 +12,17 @@
 //! allocate twice the ring size instead: a record starting at `pos & mask` is written
 //! straight on past the end, and since positions are taken modulo the ring size, the spare
 //! half never aliases live data.
+//!
+//! Submitting finds its ring from the sample alone (the helper gets nothing else), as the
+//! kernel does with `pg_off`: the 8 bytes before the data area hold a pointer to the ring's
+//! wakeup state, so a submit can wake a consumer blocked in [`RingBuf::poll`].
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use super::arena::copy;
 use super::{errno, MapError};
@@ -43,10 +48,24 @@ pub const BPF_RB_PROD_POS: u64 = 3;
 /// Largest record (`RINGBUF_MAX_RECORD_SZ`).
 const MAX_RECORD_SZ: u64 = (u32::MAX / 4) as u64;
 
+/// Bytes before the data area holding the `*const Notify` back pointer.
+const PREFIX: usize = 8;
+
+/// Consumer wakeup state; boxed so its address is fixed for the back pointer.
+struct Notify {
+    /// Consumers blocked in `poll`; producers skip the lock when there are none.
+    waiters: AtomicU32,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
 /// A ring buffer map.
 pub(crate) struct RingBuf {
+    /// Start of the allocation (the back pointer); the data area follows it.
+    alloc: *mut u8,
     data: *mut u8,
     layout: Layout,
+    notify: Box<Notify>,
     mask: u64,
     consumer_pos: AtomicU64,
     producer_pos: AtomicU64,
@@ -74,16 +93,26 @@ unsafe fn hdr_len<'a>(hdr: *mut u8) -> &'a AtomicU32 {
 impl RingBuf {
     /// A ring with `size` bytes of data (a validated power of two).
     pub(crate) fn new(size: u32) -> Result<RingBuf, MapError> {
-        let bytes = 2 * size as usize;
+        let bytes = PREFIX + 2 * size as usize;
         let layout = Layout::from_size_align(bytes, 8).map_err(|_| MapError::NoMemory { bytes })?;
         // SAFETY: the layout is non-zero (size >= one page).
-        let data = unsafe { alloc_zeroed(layout) };
-        if data.is_null() {
+        let alloc = unsafe { alloc_zeroed(layout) };
+        if alloc.is_null() {
             return Err(MapError::NoMemory { bytes });
         }
+        let notify = Box::new(Notify {
+            waiters: AtomicU32::new(0),
+            lock: Mutex::new(()),
+            cv: Condvar::new(),
+        });
+        // SAFETY: the allocation starts with PREFIX (8) bytes, 8-aligned, for the pointer.
+        unsafe { alloc.cast::<*const Notify>().write(&*notify) };
         Ok(RingBuf {
-            data,
+            alloc,
+            // SAFETY: PREFIX < bytes.
+            data: unsafe { alloc.add(PREFIX) },
             layout,
+            notify,
             mask: u64::from(size) - 1,
             consumer_pos: AtomicU64::new(0),
             producer_pos: AtomicU64::new(0),
@@ -191,25 +220,61 @@ impl RingBuf {
         n
     }
 
+    /// Whether the next record is committed (consume would make progress).
+    fn ready(&self) -> bool {
+        let cons = self.consumer_pos.load(Ordering::SeqCst);
+        if cons >= self.producer_pos.load(Ordering::SeqCst) {
+            return false;
+        }
+        // SAFETY: cons < prod, so this is a reserved record's header in this ring.
+        let hdr = unsafe { self.data.add((cons & self.mask) as usize) };
+        // SAFETY: as above.
+        unsafe { hdr_len(hdr) }.load(Ordering::SeqCst) & BPF_RINGBUF_BUSY_BIT == 0
+    }
+
+    /// Like libbpf's `ring_buffer__poll`: consume what is ready; if nothing is, block until
+    /// a producer submits or `timeout` passes. Returns the records delivered.
+    pub(crate) fn poll(&self, timeout: Duration, f: &mut dyn FnMut(&[u8])) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.consume(f);
+            if n > 0 {
+                return n;
+            }
+            let n = &self.notify;
+            // Register as a waiter before the last check: a producer that commits after
+            // that check sees the waiter (both sides SeqCst) and takes the lock to wake us.
+            n.waiters.fetch_add(1, Ordering::SeqCst);
+            let mut g = n.lock.lock();
+            let timed_out = !self.ready() && n.cv.wait_until(&mut g, deadline).timed_out();
+            drop(g);
+            n.waiters.fetch_sub(1, Ordering::SeqCst);
+            if timed_out {
+                return self.consume(f);
+            }
+        }
+    }
+
     /// The data area (both halves), for checked-mode region tables.
     pub(crate) fn regions(&self) -> Vec<(*mut u8, usize)> {
-        vec![(self.data, self.layout.size())]
+        vec![(self.data, self.layout.size() - PREFIX)]
     }
 }
 
 impl Drop for RingBuf {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with this layout; no record can be in use any more.
-        unsafe { dealloc(self.data, self.layout) };
+        unsafe { dealloc(self.alloc, self.layout) };
     }
 }
 
 /// Commit a reserved record: clear BUSY (and set DISCARD if discarding) in one atomic
-/// exchange so the consumer sees the whole record.
+/// exchange so the consumer sees the whole record, then wake a blocked consumer unless
+/// `BPF_RB_NO_WAKEUP`.
 ///
 /// # Safety
 /// `sample` must be a pointer returned by a ring buffer reserve and not yet committed.
-unsafe fn commit(sample: *mut u8, discard: bool) {
+unsafe fn commit(sample: *mut u8, discard: bool, flags: u64) {
     // SAFETY: the header precedes the sample (caller contract).
     let hdr = unsafe { sample.sub(BPF_RINGBUF_HDR_SZ) };
     // SAFETY: hdr is the header of a reserved record of a live ring (caller contract).
@@ -220,19 +285,35 @@ unsafe fn commit(sample: *mut u8, discard: bool) {
     } else {
         len
     };
-    word.swap(new, Ordering::AcqRel);
+    word.swap(new, Ordering::SeqCst);
+    if flags & BPF_RB_NO_WAKEUP != 0 {
+        return;
+    }
+    // SAFETY: pg_off (second header word) is the header's offset from the data area in
+    // 8-byte units, and the PREFIX bytes before the data area hold the Notify pointer;
+    // the ring (and so its Notify box) is alive per the caller contract.
+    let notify = unsafe {
+        let off = hdr.add(4).cast::<u32>().read() as usize * 8;
+        let data = hdr.sub(off);
+        &*data.sub(PREFIX).cast::<*const Notify>().read()
+    };
+    if notify.waiters.load(Ordering::SeqCst) > 0 {
+        let _g = notify.lock.lock();
+        notify.cv.notify_all();
+    }
 }
 
-/// `bpf_ringbuf_submit`: publish a reserved record. Wakeup flags are accepted; consumers
-/// here poll, so there is no one to wake.
+/// `bpf_ringbuf_submit`: publish a reserved record and wake a consumer blocked in
+/// [`Map::ringbuf_poll`](super::Map::ringbuf_poll) unless `flags` has
+/// [`BPF_RB_NO_WAKEUP`] (the kernel's adaptive wakeup is simplified to "always").
 ///
 /// # Safety
 /// `sample` must come from [`Map::ringbuf_reserve`](super::Map::ringbuf_reserve) on a map
 /// still alive, and not be submitted or discarded yet.
 #[doc(alias = "bpf_ringbuf_submit")]
-pub unsafe fn ringbuf_submit(sample: *mut u8, _flags: u64) {
+pub unsafe fn ringbuf_submit(sample: *mut u8, flags: u64) {
     // SAFETY: forwarded from the caller.
-    unsafe { commit(sample, false) }
+    unsafe { commit(sample, false, flags) }
 }
 
 /// `bpf_ringbuf_discard`: drop a reserved record; the consumer skips it.
@@ -240,7 +321,7 @@ pub unsafe fn ringbuf_submit(sample: *mut u8, _flags: u64) {
 /// # Safety
 /// As [`ringbuf_submit`].
 #[doc(alias = "bpf_ringbuf_discard")]
-pub unsafe fn ringbuf_discard(sample: *mut u8, _flags: u64) {
+pub unsafe fn ringbuf_discard(sample: *mut u8, flags: u64) {
     // SAFETY: forwarded from the caller.
-    unsafe { commit(sample, true) }
+    unsafe { commit(sample, true, flags) }
 }

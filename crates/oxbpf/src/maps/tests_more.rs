@@ -326,9 +326,14 @@ fn ringbuf_many_producers() {
         .collect();
     let mut per_thread = [0u32; 3];
     let mut total = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while total < 6000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "producers stalled at {total}"
+        );
         total += r
-            .ringbuf_consume(|rec| {
+            .ringbuf_poll(std::time::Duration::from_millis(50), |rec| {
                 assert_eq!(rec.len(), 4);
                 assert_eq!(rec[0], rec[3]);
                 assert_eq!(
@@ -338,8 +343,7 @@ fn ringbuf_many_producers() {
                 );
                 per_thread[rec[0] as usize] += 1;
             })
-            .expect("consume");
-        std::thread::yield_now();
+            .expect("poll");
     }
     let sent: u32 = producers
         .into_iter()
@@ -518,4 +522,53 @@ fn array_and_hash_of_maps() {
     assert!(unsafe { hom.lookup_ptr(key.as_ptr()) }.is_null());
     // SAFETY: key 8 bytes.
     assert_eq!(unsafe { hom.delete_from_prog(key.as_ptr()) }, -95);
+}
+
+#[test]
+fn ringbuf_poll_wakes_on_submit() {
+    use std::time::{Duration, Instant};
+    let r = ring(4096);
+    let start = Instant::now();
+    assert_eq!(
+        r.ringbuf_poll(Duration::from_millis(30), |_| {})
+            .expect("poll"),
+        0
+    );
+    assert!(
+        start.elapsed() >= Duration::from_millis(30),
+        "empty poll waits for the timeout"
+    );
+    let producer = {
+        let r = Arc::clone(&r);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let s = r.ringbuf_reserve(4, 0);
+            assert!(!s.is_null());
+            // SAFETY: s is a reserved 4-byte sample.
+            unsafe {
+                s.copy_from(k(9).as_ptr(), 4);
+                ringbuf_submit(s, 0);
+            }
+        })
+    };
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let n = r
+        .ringbuf_poll(Duration::from_secs(20), |rec| got.push(rec.to_vec()))
+        .expect("poll");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "woken by the submit, not the timeout"
+    );
+    assert_eq!((n, got), (1, vec![k(9).to_vec()]));
+    producer.join().expect("producer");
+    // BPF_RB_NO_WAKEUP: nobody is woken, but the record is there at the timeout.
+    let s = r.ringbuf_reserve(4, 0);
+    // SAFETY: s is a reserved 4-byte sample.
+    unsafe { ringbuf_submit(s, BPF_RB_NO_WAKEUP) };
+    assert_eq!(
+        r.ringbuf_poll(Duration::from_millis(1), |_| {})
+            .expect("poll"),
+        1
+    );
 }
