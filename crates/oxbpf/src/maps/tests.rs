@@ -446,12 +446,15 @@ fn concurrent_lookups_while_another_thread_churns() {
         val[..8].copy_from_slice(&v(u64::from(i)));
         m.update(&k(i), &val, BPF_NOEXIST).expect("stable");
     }
+    // Readers run until they did their share of lookups AND the writer did enough
+    // operations, so the threads overlap however the scheduler runs them.
+    const MIN_WRITES: u64 = 50_000;
     let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (m, stop) = (Arc::clone(&m), Arc::clone(&stop));
+        let (m, stop, writes) = (Arc::clone(&m), Arc::clone(&stop), Arc::clone(&writes));
         std::thread::spawn(move || {
             let mut rng = Rng(42);
-            let mut ops = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let key = STABLE + (rng.next() % u64::from(CHURN)) as u32;
                 let mut val = [0u8; 16];
@@ -461,18 +464,21 @@ fn concurrent_lookups_while_another_thread_churns() {
                 } else {
                     let _ = m.delete(&k(key));
                 }
-                ops += 1;
+                writes.fetch_add(1, Ordering::Relaxed);
             }
-            ops
         })
     };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let readers: Vec<_> = (0..2)
         .map(|t| {
-            let m = Arc::clone(&m);
+            let (m, writes) = (Arc::clone(&m), Arc::clone(&writes));
             std::thread::spawn(move || {
                 let mut rng = Rng(7 + t);
                 let mut found = 0u64;
-                for _ in 0..300_000 {
+                let mut n = 0u64;
+                while n < 300_000 || writes.load(Ordering::Relaxed) < MIN_WRITES {
+                    assert!(std::time::Instant::now() < deadline, "writer never ran");
+                    n += 1;
                     let key = (rng.next() % u64::from(STABLE + CHURN)) as u32;
                     // SAFETY: key 4 bytes.
                     let p = unsafe { m.lookup_ptr(k(key).as_ptr()) };
@@ -490,9 +496,109 @@ fn concurrent_lookups_while_another_thread_churns() {
         .collect();
     let found: u64 = readers.into_iter().map(|r| r.join().expect("reader")).sum();
     stop.store(true, Ordering::Relaxed);
-    let ops = writer.join().expect("writer");
-    assert!(
-        ops > 0 && found > 0,
-        "threads overlapped (ops {ops}, found {found})"
-    );
+    writer.join().expect("writer");
+    assert!(found > 0, "churned keys were seen");
+    assert!(writes.load(Ordering::Relaxed) >= MIN_WRITES);
+}
+
+#[test]
+fn concurrent_writers_leave_exactly_their_updates() {
+    // Two writers on disjoint key sets sharing buckets, the free list and (for LRU) the
+    // clock; a reader dereferences whatever it finds. Afterwards the map must hold exactly
+    // what each writer's own model says.
+    for map_type in [MapType::Hash, MapType::LruHash] {
+        let m = Map::new(&MapDef::new(map_type, 4, 8, 4096)).expect("create");
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..2u32)
+            .map(|w| {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    let mut model = StdHashMap::new();
+                    let mut rng = Rng(99 + u64::from(w));
+                    for step in 0..20_000u64 {
+                        let key = ((rng.next() % 1000) as u32) * 2 + w;
+                        if rng.next() % 3 == 0 {
+                            let r = m.delete(&k(key)).map_err(|e| e.errno());
+                            assert_eq!(r, model.remove(&key).map(|_| ()).ok_or(ENOENT));
+                        } else {
+                            let val = (u64::from(key) << 32) | step;
+                            m.update(&k(key), &v(val), BPF_ANY).expect("update");
+                            model.insert(key, val);
+                        }
+                    }
+                    model
+                })
+            })
+            .collect();
+        let reader = {
+            let (m, stop) = (Arc::clone(&m), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut rng = Rng(5);
+                while !stop.load(Ordering::Relaxed) {
+                    let key = (rng.next() % 2000) as u32;
+                    // SAFETY: key 4 bytes.
+                    let p = unsafe { m.lookup_ptr(k(key).as_ptr()) };
+                    if !p.is_null() {
+                        assert!(read_u64(p) >> 32 < 2000, "value of some key");
+                    }
+                }
+            })
+        };
+        let models: Vec<_> = writers
+            .into_iter()
+            .map(|w| w.join().expect("writer"))
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        reader.join().expect("reader");
+        let mut expected: StdHashMap<u32, u64> = StdHashMap::new();
+        for model in models {
+            expected.extend(model);
+        }
+        assert_eq!(m.element_count(), Some(expected.len()), "{map_type}");
+        for (key, val) in &expected {
+            assert_eq!(
+                m.lookup(&k(*key)).expect("present"),
+                v(*val).to_vec(),
+                "{map_type}"
+            );
+        }
+    }
+}
+
+#[test]
+fn lru_under_concurrent_eviction() {
+    let m = Map::new(&MapDef::new(MapType::LruHash, 4, 8, 128)).expect("create");
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || {
+                let mut rng = Rng(1000 + t);
+                for _ in 0..20_000 {
+                    let key = (rng.next() % 4096) as u32;
+                    if rng.next() % 2 == 0 {
+                        // Always succeeds: a full LRU map evicts.
+                        m.update(&k(key), &v(u64::from(key)), BPF_ANY)
+                            .expect("lru update");
+                    } else {
+                        // SAFETY: key 4 bytes.
+                        let p = unsafe { m.lookup_ptr(k(key).as_ptr()) };
+                        if !p.is_null() {
+                            assert!(read_u64(p) < 4096);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(m.element_count(), Some(128));
+    for key in m.keys() {
+        let idx = u32::from_ne_bytes(key[..].try_into().expect("4 bytes"));
+        assert_eq!(
+            m.lookup(&key).expect("listed key"),
+            v(u64::from(idx)).to_vec()
+        );
+    }
 }
