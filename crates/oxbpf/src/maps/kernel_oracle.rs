@@ -457,7 +457,7 @@ fn fd_array_errnos_match_the_kernel() {
     let k_outer = kcreate(&outer, Some(&k_inner)).expect("outer");
     let o_outer = Map::new(&outer.clone().with_inner(tmpl)).expect("outer");
     o_outer.set_resolver(Arc::new(OneMap(vec![o_inner, o_wrong])));
-    // (operation, key, which inner: 1 = matching, 2 = wrong shape, flags)
+    // (operation, key, which inner: 1 = matching, 2 = wrong shape, 3 = bad fd/id, flags)
     let cases: &[(i64, u32, u32, u64)] = &[
         (BPF_MAP_LOOKUP_ELEM, 0, 0, 0),
         (BPF_MAP_UPDATE_ELEM, 0, 1, BPF_ANY),
@@ -465,6 +465,10 @@ fn fd_array_errnos_match_the_kernel() {
         (BPF_MAP_UPDATE_ELEM, 0, 1, BPF_EXIST),
         (BPF_MAP_UPDATE_ELEM, 2, 1, BPF_ANY),
         (BPF_MAP_UPDATE_ELEM, 1, 2, BPF_ANY),
+        (BPF_MAP_UPDATE_ELEM, 1, 3, BPF_ANY),
+        (BPF_MAP_UPDATE_ELEM, 2, 3, BPF_ANY),
+        (BPF_MAP_UPDATE_ELEM, 1, 3, BPF_EXIST),
+        (BPF_MAP_UPDATE_ELEM, 2, 2, BPF_ANY),
         (BPF_MAP_LOOKUP_ELEM, 0, 0, 0),
         (BPF_MAP_LOOKUP_ELEM, 1, 0, 0),
         (BPF_MAP_LOOKUP_ELEM, 5, 0, 0),
@@ -478,6 +482,7 @@ fn fd_array_errnos_match_the_kernel() {
         let mut kval = match which {
             1 => k_inner.as_raw_fd() as u32,
             2 => k_wrong.as_raw_fd() as u32,
+            3 => 9999,
             _ => 0,
         }
         .to_ne_bytes();

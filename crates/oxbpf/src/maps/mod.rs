@@ -435,6 +435,8 @@ impl Map {
                 p.open(key_u32(key), key_u32(value), DEFAULT_PERF_CAPACITY)
             }
             Kind::ProgArray(p) => {
+                // The kernel checks flags and index before resolving the fd.
+                self.check_fd_slot(key, flags)?;
                 let id = key_u32(value);
                 if let Some(r) = self.resolver.get() {
                     if !r.prog_exists(id) {
@@ -444,10 +446,27 @@ impl Map {
                 p.set(key_u32(key), id, flags)
             }
             Kind::ArrayOfMaps(_) | Kind::HashOfMaps(_) => {
+                if let Kind::ArrayOfMaps(_) = &self.kind {
+                    self.check_fd_slot(key, flags)?;
+                }
                 let inner = self.resolve_map(key_u32(value))?;
                 self.set_inner_map(key, &inner, flags)
             }
         }
+    }
+
+    /// `bpf_fd_array_map_update_elem`'s checks before the fd is looked at: only
+    /// `BPF_ANY` (EINVAL), index in range (E2BIG).
+    fn check_fd_slot(&self, key: &[u8], flags: u64) -> Result<(), MapError> {
+        check_fd_flags(flags)?;
+        let index = key_u32(key);
+        if index >= self.def.max_entries {
+            return Err(MapError::IndexOutOfRange {
+                index,
+                max_entries: self.def.max_entries,
+            });
+        }
+        Ok(())
     }
 
     /// Store an inner map into a map-in-map directly (what [`Map::update`] does after
