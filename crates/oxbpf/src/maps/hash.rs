@@ -90,7 +90,7 @@ pub(crate) struct HashTable {
 
 /// Mix 8 key bytes into the hash state.
 #[inline]
-fn mix(h: u64, w: u64) -> u64 {
+pub(crate) fn mix(h: u64, w: u64) -> u64 {
     let x = (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     x ^ (x >> 29)
 }

@@ -10,12 +10,15 @@
 //! share a read lock; writers take it exclusively.
 
 use std::cmp::Ordering as CmpOrdering;
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
 use std::ptr;
 
 use parking_lot::RwLock;
 
 use super::arena::{copy, Arena};
+use super::hash::mix;
 use super::percpu::round8;
 use super::{MapError, BPF_EXIST, BPF_NOEXIST};
 
@@ -73,6 +76,45 @@ fn mask_data(data: &mut [u8], plen: u32) {
     }
 }
 
+/// A fast seeded hasher for the entry index (SipHash would dominate lookup time); the
+/// random seed keeps user-chosen prefixes from forcing collisions.
+#[derive(Clone)]
+struct Seeded(u64);
+
+impl BuildHasher for Seeded {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = mix(self.0, u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = mix(self.0, u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = mix(self.0, n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 struct Entry {
     slot: u32,
     /// The key as stored by user space (unmasked data), returned by `get_next_key`.
@@ -80,7 +122,7 @@ struct Entry {
 }
 
 struct Inner {
-    entries: HashMap<NormKey, Entry>,
+    entries: HashMap<NormKey, Entry, Seeded>,
     order: BTreeSet<NormKey>,
     /// Entries per prefix length, so lookups skip lengths not in use.
     per_len: Vec<u32>,
@@ -113,7 +155,7 @@ impl LpmTrie {
             max_entries,
             values: Arena::new(round8(value_size as usize), max_entries, false)?,
             inner: RwLock::new(Inner {
-                entries: HashMap::new(),
+                entries: HashMap::with_hasher(Seeded(RandomState::new().hash_one(0x6c70_6d74u64))),
                 order: BTreeSet::new(),
                 per_len: vec![0; max_prefixlen as usize + 1],
                 free: Vec::new(),
