@@ -15,9 +15,25 @@
 //! lookup stays valid while the program runs even if another thread deletes the element
 //! (the slot may be reused for another element meanwhile, as with the kernel's preallocated
 //! hash maps). Values are 8-byte aligned, so atomic instructions on them are real atomics.
+//! This replaces the epoch-based reclamation ARCHITECTURE.md suggests: element pools are
+//! bounded by `max_entries` anyway, so recycling slots (as the kernel's prealloc free list
+//! does) costs no memory and keeps the read path free of epoch pins.
 //!
-//! Program registers hold maps as *handles*: the address of the `Map` ([`Map::handle`],
-//! [`Map::from_handle`]); a map-in-map lookup returns the inner map's handle.
+//! Hash lookups take no lock and never allocate (nulls-terminated index chains validated by
+//! per-element sequence counts, see `hash.rs`); writers lock one bucket.
+//!
+//! For the runtime and helpers:
+//! - program registers hold maps as *handles*: the address of the `Map` ([`Map::handle`],
+//!   [`Map::from_handle`]); a map-in-map lookup returns the inner map's handle, which the
+//!   outer map keeps alive until it is dropped;
+//! - per-CPU maps index their copies by [`current_cpu`], which each worker thread sets with
+//!   [`set_current_cpu`]; [`num_possible_cpus`] (configurable) sizes them;
+//! - [`Map::value_regions`] lists the value memory for checked mode's region table
+//!   (read-only for `BPF_F_RDONLY_PROG` maps such as `.rodata`);
+//! - global data: [`MapDef::global_data`] and [`Map::direct_value_addr`] for
+//!   `BPF_PSEUDO_MAP_VALUE` relocations; `.rodata` is frozen with [`Map::freeze`];
+//! - fd maps store u32 ids; install an [`IdResolver`] so user-space updates can resolve
+//!   them ([`Map::set_resolver`]); tail calls read [`Map::prog_array_get`].
 //!
 //! ```
 //! use oxbpf::maps::{Map, MapDef, MapType, BPF_ANY};
