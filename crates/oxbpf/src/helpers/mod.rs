@@ -1,0 +1,3 @@
+//! Helper functions callable from BPF programs, by kernel helper id.
+
+pub mod ids;
