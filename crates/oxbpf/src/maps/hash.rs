@@ -651,9 +651,46 @@ impl HashTable {
         }
     }
 
+    /// Visit live elements for `bpf_for_each_map_elem`: `f(key, element)` until it returns
+    /// false. No lock is held while `f` runs (a callback may update or delete elements of
+    /// this map): each bucket's chain is collected under its lock, then visited, skipping
+    /// elements deleted meanwhile. Returns the number of calls.
+    pub(crate) fn for_each_unlocked(&self, mut f: impl FnMut(*const u8, u32) -> bool) -> u64 {
+        let mut batch = Vec::new();
+        let mut calls = 0;
+        for bucket in self.buckets.iter() {
+            batch.clear();
+            {
+                let _g = bucket.lock.lock();
+                let mut idx = bucket.head.load(Ordering::Acquire);
+                while idx & NULLS == 0 {
+                    batch.push(idx);
+                    idx = self.header(idx).next.load(Ordering::Acquire);
+                }
+            }
+            for &idx in &batch {
+                if !self.is_live(idx) {
+                    continue;
+                }
+                calls += 1;
+                // SAFETY: the key follows the header inside the element's meta slot.
+                let key = unsafe { self.meta.slot(idx).add(HDR) };
+                if !f(key, idx) {
+                    return calls;
+                }
+            }
+        }
+        calls
+    }
+
     /// Value memory, for checked-mode region tables.
     pub(crate) fn regions(&self) -> Vec<(*mut u8, usize)> {
         self.values.regions()
+    }
+
+    /// Element header + key memory (keys handed to `for_each` callbacks live here).
+    pub(crate) fn key_regions(&self) -> Vec<(*mut u8, usize)> {
+        self.meta.regions()
     }
 
     /// Number of elements handed out so far (never-used elements excluded).

@@ -333,7 +333,7 @@ impl Map {
 
     /// The CPU whose copy program-side operations use (the TLS read only for per-CPU maps).
     #[inline]
-    fn prog_cpu(&self) -> u32 {
+    pub(crate) fn prog_cpu(&self) -> u32 {
         if self.percpu {
             current_cpu()
         } else {
@@ -650,6 +650,23 @@ impl Map {
                 writable,
             })
             .collect()
+    }
+
+    /// Key memory of hash maps (read-only for programs): where the keys passed to
+    /// [`Map::for_each_elem`] callbacks live. Empty for other types.
+    pub fn key_regions(&self) -> Vec<MemRegion> {
+        match &self.kind {
+            Kind::Hash(h) => h
+                .key_regions()
+                .into_iter()
+                .map(|(p, len)| MemRegion {
+                    start: p as usize,
+                    len,
+                    writable: false,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Address of byte `off` of the single value of a one-entry array — what

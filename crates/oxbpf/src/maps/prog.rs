@@ -10,7 +10,8 @@
 //! `ringbuf_reserve` (131), `ringbuf_submit` (132), `ringbuf_discard` (133),
 //! `ringbuf_query` (134) → [`Map::ringbuf_output`], [`Map::ringbuf_reserve`],
 //! [`ringbuf_submit`], [`ringbuf_discard`], [`Map::ringbuf_query`];
-//! `map_lookup_percpu_elem` (195) → [`Map::lookup_percpu_ptr`]; `tail_call` (12) →
+//! `map_lookup_percpu_elem` (195) → [`Map::lookup_percpu_ptr`]; `for_each_map_elem`
+//! (164) → [`Map::for_each_elem`]; `tail_call` (12) →
 //! [`Map::prog_array_get`]. The map argument (`r1`) is a handle: turn it into a `&Map` with
 //! [`Map::from_handle`]. Per-CPU maps use [`current_cpu`], which the runtime sets per
 //! worker thread with [`set_current_cpu`](super::set_current_cpu).
@@ -215,5 +216,43 @@ impl Map {
             Kind::Perf(p) => p.output(flags, parts),
             _ => -i64::from(errno::EINVAL),
         }
+    }
+
+    /// `bpf_for_each_map_elem` on arrays and hash maps: `callback(key, value)` for each
+    /// element until it returns non-zero (per-CPU maps: the current CPU's copy). Returns the
+    /// number of elements visited (including the one that stopped the walk), or -EINVAL for
+    /// non-zero `flags` or a map type the helper does not support.
+    ///
+    /// Hash keys point into the map's key memory ([`Map::key_regions`], read-only to
+    /// programs); an array key points to a `u32` index valid during the callback. No lock
+    /// is held while the callback runs, so it may update or delete elements.
+    #[doc(alias = "bpf_for_each_map_elem")]
+    pub fn for_each_elem(
+        &self,
+        flags: u64,
+        mut callback: impl FnMut(*const u8, *mut u8) -> u64,
+    ) -> i64 {
+        if flags != 0 {
+            return -i64::from(errno::EINVAL);
+        }
+        let cpu = self.prog_cpu();
+        let visited = match &self.kind {
+            Kind::Array(a) => {
+                let mut n = 0u64;
+                for index in 0..self.def.max_entries {
+                    let key = index.to_ne_bytes();
+                    n += 1;
+                    if callback(key.as_ptr(), a.value_ptr(index, cpu)) != 0 {
+                        break;
+                    }
+                }
+                n
+            }
+            Kind::Hash(h) => {
+                h.for_each_unlocked(|key, idx| callback(key, h.element_value(idx, cpu)) == 0)
+            }
+            _ => return -i64::from(errno::EINVAL),
+        };
+        i64::try_from(visited).unwrap_or(i64::MAX)
     }
 }

@@ -618,3 +618,76 @@ fn lru_under_concurrent_eviction() {
         );
     }
 }
+
+#[test]
+fn for_each_map_elem() {
+    let a = Map::new(&MapDef::new(MapType::Array, 4, 8, 5)).expect("create");
+    for i in 0..5 {
+        a.update(&k(i), &v(u64::from(i) * 10), BPF_ANY)
+            .expect("update");
+    }
+    let mut sum = 0;
+    let n = a.for_each_elem(0, |key, val| {
+        // SAFETY: key is a u32, val an 8-byte value, both valid during the callback.
+        unsafe {
+            sum += read_u64(val) + u64::from(key.cast::<u32>().read());
+            val.cast::<u64>().write(1);
+        }
+        0
+    });
+    assert_eq!((n, sum), (5, 100 + 10));
+    assert_eq!(
+        a.lookup(&k(4)).expect("lookup"),
+        v(1).to_vec(),
+        "callbacks write values"
+    );
+    let mut seen = 0;
+    assert_eq!(
+        a.for_each_elem(0, |_, _| {
+            seen += 1;
+            u64::from(seen == 3)
+        }),
+        3
+    );
+    assert_eq!(a.for_each_elem(1, |_, _| 0), -22);
+
+    let h = Map::new(&MapDef::new(MapType::Hash, 4, 8, 64)).expect("create");
+    for i in 0..40 {
+        h.update(&k(i), &v(u64::from(i)), BPF_ANY).expect("update");
+    }
+    let key_regions = h.key_regions();
+    let mut keys = Vec::new();
+    // The callback deletes what it visits (no lock is held, so this cannot deadlock).
+    let n = h.for_each_elem(0, |key, val| {
+        assert!(key_regions
+            .iter()
+            .any(|r| (r.start..r.start + r.len).contains(&(key as usize))));
+        // SAFETY: key has 4 bytes, val 8, valid during the callback.
+        let kk = unsafe { key.cast::<u32>().read() };
+        assert_eq!(read_u64(val), u64::from(kk));
+        keys.push(kk);
+        // SAFETY: key has key_size bytes.
+        assert_eq!(unsafe { h.delete_from_prog(key) }, 0);
+        0
+    });
+    keys.sort_unstable();
+    assert_eq!(n, 40);
+    assert_eq!(keys, (0..40).collect::<Vec<_>>());
+    assert_eq!(h.element_count(), Some(0));
+
+    let pc = Map::with_cpus(&MapDef::new(MapType::PercpuArray, 4, 8, 1), 2).expect("create");
+    let mut all = [0u8; 16];
+    all[8..].copy_from_slice(&v(7));
+    pc.update(&k(0), &all, BPF_ANY).expect("update");
+    set_current_cpu(1);
+    let mut got = 0;
+    pc.for_each_elem(0, |_, val| {
+        got = read_u64(val);
+        0
+    });
+    set_current_cpu(0);
+    assert_eq!(got, 7, "current CPU's copy");
+
+    let q = Map::new(&MapDef::new(MapType::Queue, 0, 4, 2)).expect("create");
+    assert_eq!(q.for_each_elem(0, |_, _| 0), -22);
+}
