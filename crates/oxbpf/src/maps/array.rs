@@ -5,8 +5,9 @@
 use std::ptr;
 
 use super::arena::{copy, Arena};
+use super::lock::LockWord;
 use super::percpu::{percpu_stride, round8};
-use super::{check_update_flags, MapError, BPF_NOEXIST};
+use super::{check_update_flags, MapError, BPF_F_LOCK, BPF_NOEXIST};
 
 /// An array map's storage.
 pub(crate) struct ArrayMap {
@@ -17,11 +18,18 @@ pub(crate) struct ArrayMap {
     cpu_stride: usize,
     /// CPUs with a copy: 1 unless per-CPU.
     ncpus: u32,
+    /// `bpf_spin_lock` in the value, if any (never per-CPU).
+    lock: LockWord,
 }
 
 impl ArrayMap {
     /// Zero-filled array; `ncpus > 1` only for per-CPU arrays (pass 1 otherwise).
-    pub(crate) fn new(max_entries: u32, value_size: u32, ncpus: u32) -> Result<ArrayMap, MapError> {
+    pub(crate) fn new(
+        max_entries: u32,
+        value_size: u32,
+        ncpus: u32,
+        lock: LockWord,
+    ) -> Result<ArrayMap, MapError> {
         let cpu_stride = percpu_stride(value_size);
         let stride = cpu_stride
             .checked_mul(ncpus.max(1) as usize)
@@ -32,6 +40,7 @@ impl ArrayMap {
             value_size: value_size as usize,
             cpu_stride,
             ncpus: ncpus.max(1),
+            lock,
         })
     }
 
@@ -72,20 +81,35 @@ impl ArrayMap {
         }
     }
 
-    /// Copy out the value at `index` (every CPU's if `percpu`) into `out`.
-    pub(crate) fn lookup(&self, index: u32, out: &mut [u8], percpu: bool) -> Result<(), MapError> {
+    /// Copy out the value at `index` (every CPU's if `percpu`) into `out`, under the
+    /// value's spin lock if `locked` (`BPF_F_LOCK`).
+    pub(crate) fn lookup(
+        &self,
+        index: u32,
+        out: &mut [u8],
+        percpu: bool,
+        locked: bool,
+    ) -> Result<(), MapError> {
         if index >= self.max_entries {
             return Err(MapError::NotFound);
         }
         debug_assert_eq!(out.len(), self.user_value_size(percpu));
-        let len = if percpu {
-            self.cpu_stride
-        } else {
-            self.value_size
-        };
-        for cpu in 0..if percpu { self.ncpus } else { 1 } {
+        if !percpu {
+            // SAFETY: the slot and out both have value_size bytes.
+            unsafe {
+                self.lock.load(
+                    out.as_mut_ptr(),
+                    self.value_ptr(index, 0),
+                    self.value_size,
+                    locked,
+                )
+            };
+            return Ok(());
+        }
+        let len = self.cpu_stride;
+        for cpu in 0..self.ncpus {
             let src = self.value_ptr(index, cpu);
-            // SAFETY: src has cpu_stride >= len bytes; out has room for every CPU's copy.
+            // SAFETY: src has cpu_stride bytes; out has room for every CPU's copy.
             unsafe { copy(out.as_mut_ptr().add(cpu as usize * len), src, len) };
         }
         Ok(())
@@ -105,7 +129,7 @@ impl ArrayMap {
         percpu_user: bool,
         cpu: u32,
     ) -> Result<(), MapError> {
-        check_update_flags(flags, "map_update_elem")?;
+        check_update_flags(flags, "map_update_elem", self.lock.0.is_some())?;
         if index >= self.max_entries {
             return Err(MapError::IndexOutOfRange {
                 index,
@@ -129,8 +153,15 @@ impl ArrayMap {
                 };
             }
         } else {
+            let dst = self.value_ptr(index, cpu);
             // SAFETY: value has value_size readable bytes; the slot has at least that many.
-            unsafe { copy(self.value_ptr(index, cpu), value, self.value_size) };
+            unsafe {
+                if flags & BPF_F_LOCK != 0 {
+                    self.lock.store_locked(dst, value, self.value_size);
+                } else {
+                    self.lock.store(dst, value, self.value_size);
+                }
+            }
         }
         Ok(())
     }

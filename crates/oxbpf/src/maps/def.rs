@@ -182,6 +182,9 @@ pub struct MapDef {
     pub name: String,
     /// Inner map template for `ARRAY_OF_MAPS` / `HASH_OF_MAPS`.
     pub inner: Option<Box<MapDef>>,
+    /// Offset of a `struct bpf_spin_lock` in the value (known from BTF), enabling
+    /// `BPF_F_LOCK` and the `bpf_spin_lock` helpers. Hash and array maps only.
+    pub spin_lock_off: Option<u32>,
 }
 
 impl MapDef {
@@ -195,6 +198,7 @@ impl MapDef {
             map_flags: 0,
             name: String::new(),
             inner: None,
+            spin_lock_off: None,
         }
     }
 
@@ -207,6 +211,12 @@ impl MapDef {
     /// Set the name.
     pub fn with_name(mut self, name: &str) -> MapDef {
         self.name = name.to_string();
+        self
+    }
+
+    /// Declare a `struct bpf_spin_lock` at byte `off` of the value.
+    pub fn with_spin_lock(mut self, off: u32) -> MapDef {
+        self.spin_lock_off = Some(off);
         self
     }
 
@@ -271,6 +281,7 @@ impl MapDef {
         if matches!(def.map_type, MapType::ArrayOfMaps | MapType::HashOfMaps) {
             def.check_inner()?;
         }
+        def.check_spin_lock()?;
         Ok(def)
     }
 
@@ -441,6 +452,25 @@ impl MapDef {
         Ok(())
     }
 
+    /// `map_check_btf` for `struct bpf_spin_lock`: hash and array maps only (EOPNOTSUPP),
+    /// 4-byte aligned and inside the value (EINVAL).
+    fn check_spin_lock(&self) -> Result<(), MapError> {
+        let Some(off) = self.spin_lock_off else {
+            return Ok(());
+        };
+        if !matches!(self.map_type, MapType::Hash | MapType::Array) {
+            return Err(MapError::NotSupported {
+                op: "bpf_spin_lock in map value",
+                map_type: self.map_type,
+                errno: super::errno::EOPNOTSUPP,
+            });
+        }
+        if off % 4 != 0 || u64::from(off) + 4 > u64::from(self.value_size) {
+            return Err(self.invalid("bpf_spin_lock not 4-byte aligned inside the value"));
+        }
+        Ok(())
+    }
+
     /// `bpf_map_meta_alloc`: a template that is itself map-in-map is refused.
     fn check_inner(&self) -> Result<(), MapError> {
         let inner = self.inner.as_deref().ok_or(MapError::MissingInner {
@@ -458,7 +488,8 @@ impl MapDef {
         let base = self.map_type == candidate.map_type
             && self.key_size == candidate.key_size
             && self.value_size == candidate.value_size
-            && self.map_flags == candidate.map_flags;
+            && self.map_flags == candidate.map_flags
+            && self.spin_lock_off == candidate.spin_lock_off;
         let array_like = matches!(self.map_type, MapType::Array | MapType::PercpuArray);
         base && (!array_like
             || self.map_flags & BPF_F_INNER_MAP != 0

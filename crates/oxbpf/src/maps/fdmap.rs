@@ -166,6 +166,7 @@ impl MapHash {
             lru: false,
             prealloc,
             zero_seed: false,
+            lock: Default::default(),
         })?;
         Ok(MapHash {
             table,

@@ -24,8 +24,9 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use super::arena::{copy, Arena};
+use super::lock::LockWord;
 use super::percpu::{percpu_stride, round8};
-use super::{check_update_flags, MapError, BPF_EXIST, BPF_NOEXIST};
+use super::{check_update_flags, MapError, BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 
 /// Marks a chain end; the low bits say which bucket the chain belongs to.
 const NULLS: u32 = 1 << 31;
@@ -67,6 +68,8 @@ pub(crate) struct HashConfig {
     pub lru: bool,
     pub prealloc: bool,
     pub zero_seed: bool,
+    /// `bpf_spin_lock` in the value (plain hash maps only).
+    pub lock: LockWord,
 }
 
 /// A hash table; see the module docs.
@@ -86,6 +89,7 @@ pub(crate) struct HashTable {
     freelist: Mutex<FreeList>,
     /// LRU clock hand (index of the next element to consider for eviction).
     clock: Mutex<u32>,
+    lock: LockWord,
 }
 
 /// Mix 8 key bytes into the hash state.
@@ -134,6 +138,7 @@ impl HashTable {
                 next_unused: 0,
             }),
             clock: Mutex::new(0),
+            lock: cfg.lock,
         })
     }
 
@@ -391,7 +396,10 @@ impl HashTable {
     unsafe fn init_value(&self, idx: u32, value: *const u8, all_cpus: bool, cpu: u32) {
         if !self.percpu {
             // SAFETY: value_size bytes readable; the slot holds cpu_stride >= value_size.
-            unsafe { copy(self.value_ptr(idx, 0), value, self.value_size) };
+            unsafe {
+                self.lock
+                    .init(self.value_ptr(idx, 0), value, self.value_size)
+            };
             return;
         }
         for c in 0..self.ncpus {
@@ -459,15 +467,16 @@ impl HashTable {
         self.value_ptr(idx, cpu)
     }
 
-    /// User-space lookup: copy the value (all CPUs for per-CPU maps) into `out`.
-    pub(crate) fn lookup(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
+    /// User-space lookup: copy the value (all CPUs for per-CPU maps) into `out`, under the
+    /// value's spin lock if `locked` (`BPF_F_LOCK`).
+    pub(crate) fn lookup(&self, key: &[u8], out: &mut [u8], locked: bool) -> Result<(), MapError> {
         // SAFETY: the caller checked key.len() == key_size.
         let idx = unsafe { self.find_index(key.as_ptr()) }.ok_or(MapError::NotFound)?;
-        self.copy_out(idx, out);
+        self.copy_out(idx, out, locked);
         Ok(())
     }
 
-    fn copy_out(&self, idx: u32, out: &mut [u8]) {
+    fn copy_out(&self, idx: u32, out: &mut [u8], locked: bool) {
         if self.percpu {
             for c in 0..self.ncpus {
                 // SAFETY: out has ncpus * cpu_stride bytes; each copy has cpu_stride.
@@ -480,8 +489,15 @@ impl HashTable {
                 };
             }
         } else {
-            // SAFETY: out has value_size bytes.
-            unsafe { copy(out.as_mut_ptr(), self.value_ptr(idx, 0), self.value_size) };
+            // SAFETY: out and the value both have value_size bytes.
+            unsafe {
+                self.lock.load(
+                    out.as_mut_ptr(),
+                    self.value_ptr(idx, 0),
+                    self.value_size,
+                    locked,
+                )
+            };
         }
     }
 
@@ -498,10 +514,27 @@ impl HashTable {
         all_cpus: bool,
         cpu: u32,
     ) -> Result<(), MapError> {
-        check_update_flags(flags, "map_update_elem")?;
+        check_update_flags(flags, "map_update_elem", self.lock.0.is_some())?;
         // SAFETY: forwarded from the caller.
         let hash = unsafe { self.hash(key) };
         let b = hash & self.mask;
+        if flags & BPF_F_LOCK != 0 {
+            // BPF_F_LOCK updates an existing value in place under its spin lock, as the
+            // kernel does, and inserts normally otherwise.
+            let _g = self.buckets[b as usize].lock.lock();
+            // SAFETY: forwarded; we hold the bucket lock.
+            if let Some((idx, _)) = unsafe { self.find_locked(key, hash) } {
+                if flags & 3 == BPF_NOEXIST {
+                    return Err(MapError::Exists);
+                }
+                // SAFETY: value has value_size bytes; so has the element's value.
+                unsafe {
+                    self.lock
+                        .store_locked(self.value_ptr(idx, 0), value, self.value_size)
+                };
+                return Ok(());
+            }
+        }
         // LRU maps get their element before taking the bucket lock, since evicting locks
         // another bucket (the kernel's `prealloc_lru_pop` order).
         let mut spare = if self.lru {
@@ -560,7 +593,10 @@ impl HashTable {
                     None => {
                         // No spare element: copy in place (what BPF_F_LOCK updates do).
                         // SAFETY: forwarded.
-                        unsafe { copy(self.value_ptr(old_idx, 0), value, self.value_size) };
+                        unsafe {
+                            self.lock
+                                .store(self.value_ptr(old_idx, 0), value, self.value_size)
+                        };
                     }
                 }
                 return Ok(());
@@ -601,7 +637,7 @@ impl HashTable {
         // SAFETY: forwarded; lock held.
         let (idx, prev) = unsafe { self.find_locked(key, hash) }.ok_or(MapError::NotFound)?;
         if let Some(out) = out {
-            self.copy_out(idx, out);
+            self.copy_out(idx, out, false);
         }
         self.unlink(b, idx, prev);
         drop(guard);

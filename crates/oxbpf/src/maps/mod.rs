@@ -52,6 +52,7 @@ mod def;
 mod error;
 mod fdmap;
 mod hash;
+mod lock;
 mod lpm;
 mod lru;
 mod percpu;
@@ -72,6 +73,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use def::{flags, MapDef, MapType, BPF_OBJ_NAME_LEN};
 pub use error::{errno, MapError};
+pub use lock::{spin_lock, spin_unlock, BPF_SPIN_LOCK_SIZE};
 pub use percpu::{current_cpu, num_possible_cpus, set_current_cpu, set_num_possible_cpus};
 pub use perf::{BPF_F_CTXLEN_MASK, BPF_F_CURRENT_CPU, BPF_F_INDEX_MASK, DEFAULT_PERF_CAPACITY};
 pub use ringbuf::{
@@ -97,14 +99,17 @@ pub const BPF_EXIST: u64 = 2;
 /// Update/lookup flag: use the value's `bpf_spin_lock`.
 pub const BPF_F_LOCK: u64 = 4;
 
-/// `map_update_elem` flag check shared by hash, array and per-CPU maps.
-pub(crate) fn check_update_flags(flags: u64, op: &'static str) -> Result<(), MapError> {
+/// `map_update_elem` flag check shared by hash and array maps: at most one of
+/// `BPF_NOEXIST`/`BPF_EXIST`, and `BPF_F_LOCK` only for values with a `bpf_spin_lock`.
+pub(crate) fn check_update_flags(
+    flags: u64,
+    op: &'static str,
+    has_lock: bool,
+) -> Result<(), MapError> {
     if flags & !BPF_F_LOCK > BPF_EXIST {
         return Err(MapError::InvalidFlags { op, flags });
     }
-    if flags & BPF_F_LOCK != 0 {
-        // The kernel's answer for a value without a BTF-described bpf_spin_lock; map
-        // definitions here carry no BTF, so no value has one.
+    if flags & BPF_F_LOCK != 0 && !has_lock {
         return Err(MapError::InvalidArg {
             op,
             reason: "BPF_F_LOCK needs a bpf_spin_lock in the map value",
@@ -184,10 +189,14 @@ impl Map {
         let def = def.validate(ncpus)?;
         let percpu_n = if def.map_type.is_percpu() { ncpus } else { 1 };
         let prealloc = def.map_flags & flags::BPF_F_NO_PREALLOC == 0;
+        let lock = lock::LockWord(def.spin_lock_off.map(|o| o as usize));
         let kind = match def.map_type {
-            MapType::Array | MapType::PercpuArray => {
-                Kind::Array(ArrayMap::new(def.max_entries, def.value_size, percpu_n)?)
-            }
+            MapType::Array | MapType::PercpuArray => Kind::Array(ArrayMap::new(
+                def.max_entries,
+                def.value_size,
+                percpu_n,
+                lock,
+            )?),
             MapType::Hash | MapType::PercpuHash | MapType::LruHash | MapType::LruPercpuHash => {
                 Kind::Hash(HashTable::new(&HashConfig {
                     key_size: def.key_size,
@@ -198,6 +207,7 @@ impl Map {
                     lru: matches!(def.map_type, MapType::LruHash | MapType::LruPercpuHash),
                     prealloc,
                     zero_seed: def.map_flags & flags::BPF_F_ZERO_SEED != 0,
+                    lock,
                 })?)
             }
             MapType::LpmTrie => {
@@ -394,12 +404,35 @@ impl Map {
 
     /// [`Map::lookup`] into a caller buffer of [`Map::user_value_size`] bytes.
     pub fn lookup_into(&self, key: &[u8], out: &mut [u8]) -> Result<(), MapError> {
-        self.user_read_ok("BPF_MAP_LOOKUP_ELEM")?;
+        self.lookup_flags_into(key, out, 0)
+    }
+
+    /// `BPF_MAP_LOOKUP_ELEM` with flags: `BPF_F_LOCK` copies the value under its
+    /// `bpf_spin_lock` (EINVAL if it has none); other flags are EINVAL.
+    pub fn lookup_flags(&self, key: &[u8], flags: u64) -> Result<Vec<u8>, MapError> {
+        let mut out = vec![0u8; self.user_value_size()];
+        self.lookup_flags_into(key, &mut out, flags)?;
+        Ok(out)
+    }
+
+    fn lookup_flags_into(&self, key: &[u8], out: &mut [u8], flags: u64) -> Result<(), MapError> {
+        let op = "BPF_MAP_LOOKUP_ELEM";
+        if flags & BPF_F_LOCK != 0 && self.def.spin_lock_off.is_none() {
+            return Err(MapError::InvalidArg {
+                op,
+                reason: "BPF_F_LOCK needs a bpf_spin_lock in the map value",
+            });
+        }
+        if flags & !BPF_F_LOCK != 0 {
+            return Err(MapError::InvalidFlags { op, flags });
+        }
+        let locked = flags & BPF_F_LOCK != 0;
+        self.user_read_ok(op)?;
         self.check_key(key)?;
         self.check_value(out)?;
         match &self.kind {
-            Kind::Array(a) => a.lookup(key_u32(key), out, self.def.map_type.is_percpu()),
-            Kind::Hash(h) => h.lookup(key, out),
+            Kind::Array(a) => a.lookup(key_u32(key), out, self.def.map_type.is_percpu(), locked),
+            Kind::Hash(h) => h.lookup(key, out, locked),
             Kind::Lpm(t) => t.lookup(key, out),
             // SAFETY: out has value_size bytes (checked above).
             Kind::Queue(q) => unsafe { q.take(out.as_mut_ptr(), false) },

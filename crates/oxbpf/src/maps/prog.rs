@@ -11,14 +11,17 @@
 //! `ringbuf_query` (134) → [`Map::ringbuf_output`], [`Map::ringbuf_reserve`],
 //! [`ringbuf_submit`], [`ringbuf_discard`], [`Map::ringbuf_query`];
 //! `map_lookup_percpu_elem` (195) → [`Map::lookup_percpu_ptr`]; `for_each_map_elem`
-//! (164) → [`Map::for_each_elem`]; `tail_call` (12) →
+//! (164) → [`Map::for_each_elem`]; `spin_lock` (93), `spin_unlock` (94) →
+//! [`spin_lock`], [`spin_unlock`]; `tail_call` (12) →
 //! [`Map::prog_array_get`]. The map argument (`r1`) is a handle: turn it into a `&Map` with
 //! [`Map::from_handle`]. Per-CPU maps use [`current_cpu`], which the runtime sets per
 //! worker thread with [`set_current_cpu`](super::set_current_cpu).
 
 use super::error::ret;
 #[cfg(doc)]
-use super::{current_cpu, ringbuf_discard, ringbuf_submit, BPF_F_CURRENT_CPU};
+use super::{
+    current_cpu, ringbuf_discard, ringbuf_submit, spin_lock, spin_unlock, BPF_F_CURRENT_CPU,
+};
 use super::{errno, Kind, Map};
 
 impl Map {

@@ -62,7 +62,11 @@ fn array_semantics() {
     assert_eq!(code(m.update(&k(3), &val, BPF_NOEXIST)), EEXIST);
     assert_eq!(code(m.update(&k(4), &val, BPF_ANY)), E2BIG);
     assert_eq!(code(m.update(&k(0), &val, 3)), EINVAL);
-    assert_eq!(code(m.update(&k(0), &val, BPF_F_LOCK)), EINVAL);
+    assert_eq!(
+        code(m.update(&k(0), &val, BPF_F_LOCK)),
+        EINVAL,
+        "no bpf_spin_lock"
+    );
     assert_eq!(code(m.lookup(&k(4))), ENOENT);
     assert_eq!(code(m.delete(&k(0))), EINVAL);
     assert_eq!(
@@ -690,4 +694,92 @@ fn for_each_map_elem() {
 
     let q = Map::new(&MapDef::new(MapType::Queue, 0, 4, 2)).expect("create");
     assert_eq!(q.for_each_elem(0, |_, _| 0), -22);
+}
+
+#[test]
+fn spin_locks_in_values() {
+    assert_eq!(
+        code(Map::new(
+            &MapDef::new(MapType::PercpuArray, 4, 8, 1).with_spin_lock(0)
+        )),
+        EOPNOTSUPP
+    );
+    assert_eq!(
+        code(Map::new(
+            &MapDef::new(MapType::Array, 4, 8, 1).with_spin_lock(2)
+        )),
+        EINVAL
+    );
+    assert_eq!(
+        code(Map::new(
+            &MapDef::new(MapType::Hash, 4, 8, 1).with_spin_lock(8)
+        )),
+        EINVAL
+    );
+    let plain = Map::new(&MapDef::new(MapType::Array, 4, 8, 1)).expect("create");
+    assert_eq!(code(plain.lookup_flags(&k(0), BPF_F_LOCK)), EINVAL);
+
+    // Value: { struct bpf_spin_lock lock; u32 pad; u64 counter; }
+    let a = Map::new(&MapDef::new(MapType::Array, 4, 16, 1).with_spin_lock(0)).expect("create");
+    assert_eq!(code(a.lookup_flags(&k(0), 8)), EINVAL);
+    // SAFETY: key 4 bytes.
+    let p = unsafe { a.lookup_ptr(k(0).as_ptr()) } as usize;
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..5_000 {
+                    let base = p as *mut u8;
+                    // SAFETY: the value lives as long as `a` (joined below); the counter is
+                    // only touched under the lock, as a program would.
+                    unsafe {
+                        spin_lock(base);
+                        let c = base.add(8).cast::<u64>();
+                        c.write(c.read() + 1);
+                        spin_unlock(base);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    let got = a.lookup_flags(&k(0), BPF_F_LOCK).expect("locked lookup");
+    assert_eq!(got[8..], v(15_000));
+    // While a program holds the lock: lookups show the lock word as 0, a plain update
+    // keeps it held.
+    // SAFETY: p is the live value.
+    unsafe { spin_lock(p as *mut u8) };
+    assert_eq!(a.lookup(&k(0)).expect("lookup")[..4], [0, 0, 0, 0]);
+    a.update(&k(0), &[0xff; 16], BPF_ANY).expect("plain update");
+    // SAFETY: p is the live value.
+    unsafe {
+        assert_eq!(
+            (p as *const u32).read(),
+            1,
+            "lock word untouched by the update"
+        );
+        spin_unlock(p as *mut u8);
+    }
+    a.update(&k(0), &[0xee; 16], BPF_F_LOCK)
+        .expect("locked update");
+    assert_eq!(a.lookup(&k(0)).expect("lookup")[4..], [0xee; 12]);
+
+    let h = Map::new(&MapDef::new(MapType::Hash, 4, 16, 4).with_spin_lock(4)).expect("create");
+    h.update(&k(1), &[1; 16], BPF_F_LOCK)
+        .expect("insert with F_LOCK");
+    // SAFETY: key 4 bytes.
+    let before = unsafe { h.lookup_ptr(k(1).as_ptr()) };
+    h.update(&k(1), &[2; 16], BPF_F_LOCK | BPF_EXIST)
+        .expect("in-place update");
+    // SAFETY: key 4 bytes.
+    let after = unsafe { h.lookup_ptr(k(1).as_ptr()) };
+    assert_eq!(after, before, "F_LOCK updates in place");
+    assert_eq!(
+        code(h.update(&k(1), &[3; 16], BPF_F_LOCK | BPF_NOEXIST)),
+        EEXIST
+    );
+    let mut want = vec![2u8; 16];
+    want[4..8].copy_from_slice(&[0; 4]);
+    assert_eq!(h.lookup_flags(&k(1), BPF_F_LOCK).expect("lookup"), want);
 }
