@@ -8,6 +8,7 @@ pub mod isa;
 pub mod jit;
 #[cfg(target_os = "linux")]
 pub mod kernel;
+pub mod maps;
 pub mod object;
 pub mod testgen;
 pub mod vm;
