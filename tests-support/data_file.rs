@@ -115,7 +115,11 @@ pub fn parse(path: &Path) -> Result<DataFile, String> {
                             return Err(format!("{}: mem token {t}", path.display()));
                         }
                         for k in (0..t.len()).step_by(2) {
-                            bytes.push(u8::from_str_radix(&t[k..k + 2], 16).map_err(|e| format!("{}: mem byte {t}: {e}", path.display()))?);
+                            bytes.push(
+                                u8::from_str_radix(&t[k..k + 2], 16).map_err(|e| {
+                                    format!("{}: mem byte {t}: {e}", path.display())
+                                })?,
+                            );
                         }
                     }
                 }

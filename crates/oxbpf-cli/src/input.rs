@@ -54,7 +54,10 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, CliError> {
         .step_by(2)
         .map(|i| {
             u8::from_str_radix(&digits[i..i + 2], 16).map_err(|_| {
-                CliError::Usage(format!("invalid hex byte {:?} at digit {i}", &digits[i..i + 2]))
+                CliError::Usage(format!(
+                    "invalid hex byte {:?} at digit {i}",
+                    &digits[i..i + 2]
+                ))
             })
         })
         .collect()

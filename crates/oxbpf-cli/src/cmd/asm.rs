@@ -39,7 +39,8 @@ pub struct DisasmArgs {
 pub fn asm(a: AsmArgs) -> Result<(), CliError> {
     let text = String::from_utf8(input::read(&a.input)?)
         .map_err(|_| CliError::Usage(format!("{} is not UTF-8 text", a.input.display())))?;
-    let bytes = asm::assemble(&text).map_err(|e| CliError::Failed(format!("{}: {e}", a.input.display())))?;
+    let bytes = asm::assemble(&text)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", a.input.display())))?;
     std::fs::write(&a.output, &bytes)
         .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", a.output.display())))?;
     Ok(())

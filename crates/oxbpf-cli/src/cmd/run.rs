@@ -52,12 +52,7 @@ struct Outcome {
     insns: u64,
 }
 
-fn execute(
-    prog: &[Located],
-    mem_in: &[u8],
-    repeat: u64,
-    budget: u64,
-) -> Result<Outcome, CliError> {
+fn execute(prog: &[Located], mem_in: &[u8], repeat: u64, budget: u64) -> Result<Outcome, CliError> {
     let helpers = Registry::standard();
     let mut vm = Interpreter::new(prog, &helpers).map_err(|e| CliError::Failed(e.to_string()))?;
     vm.set_budget((budget != 0).then_some(budget));
@@ -78,7 +73,12 @@ fn execute(
     Ok(Outcome {
         retval,
         mem,
-        trace: ctx.trace.take().into_iter().map(|l| l.to_string()).collect(),
+        trace: ctx
+            .trace
+            .take()
+            .into_iter()
+            .map(|l| l.to_string())
+            .collect(),
         duration_ns,
         insns: ctx.insn_count,
     })
@@ -112,7 +112,10 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
             println!("mem: {}", input::to_hex(&out.mem));
         }
         if a.repeat > 1 {
-            println!("duration: {} ns/run over {} runs", out.duration_ns, a.repeat);
+            println!(
+                "duration: {} ns/run over {} runs",
+                out.duration_ns, a.repeat
+            );
         }
     }
     Ok(())
