@@ -1,0 +1,269 @@
+//! oxbpf's benchmark suite: the same eBPF programs (C in `bench/programs`, built with
+//! clang-19 `-O2 -target bpf`) timed in one run on
+//!
+//! - oxbpf's interpreter, checked (every access bounds-checked) and unchecked,
+//! - oxbpf's JIT (once it is on main; until then its column says so),
+//! - the `rbpf` crate's interpreter and JIT,
+//! - the kernel's JIT, through `BPF_PROG_TEST_RUN` with `repeat`,
+//! - the same C compiled natively with `-O2` (build.rs),
+//!
+//! and checked: every engine must return the same `r0`, or the suite panics.
+//!
+//! Run it with `cargo bench -p oxbpf-bench` (see bench/RESULTS.md).
+//!
+//! # Common ground
+//! The programs are XDP programs (`ctx->data`/`ctx->data_end` with bounds checks), so
+//! the kernel verifier accepts them unchanged. oxbpf, rbpf and native code run the same
+//! instructions on a packet mapped below 4 GiB, where the 32-bit `xdp_md` fields hold
+//! real addresses ([`lowmem`]); no engine needs a prologue or a rewrite, and only the
+//! kernel rewrites its context loads (as it does for any XDP program). Results are
+//! compared on the low 32 bits, the `int` the programs return (the kernel's `retval` and
+//! native code have no more), and on all 64 bits between oxbpf and rbpf.
+
+pub mod engines;
+pub mod kernel;
+pub mod lowmem;
+pub mod measure;
+pub mod programs;
+pub mod report;
+
+use oxbpf::interp::Mode;
+
+use engines::{LoadTime, Outcome, RbpfMode};
+use measure::Budget;
+use programs::Benchmark;
+
+/// The engines, in table order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// oxbpf interpreter, checked mode.
+    Interp,
+    /// oxbpf interpreter, unchecked mode.
+    InterpUnchecked,
+    /// oxbpf JIT.
+    Jit,
+    /// rbpf interpreter.
+    RbpfInterp,
+    /// rbpf JIT.
+    RbpfJit,
+    /// The kernel's JIT (raw `BPF_PROG_TEST_RUN` time per run).
+    Kernel,
+    /// Native code.
+    Native,
+}
+
+impl Engine {
+    /// Every engine, in table order.
+    pub const ALL: [Engine; 7] = [
+        Engine::Interp,
+        Engine::InterpUnchecked,
+        Engine::Jit,
+        Engine::RbpfInterp,
+        Engine::RbpfJit,
+        Engine::Kernel,
+        Engine::Native,
+    ];
+
+    /// Column title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Engine::Interp => "oxbpf interp",
+            Engine::InterpUnchecked => "oxbpf interp (unchecked)",
+            Engine::Jit => "oxbpf JIT",
+            Engine::RbpfInterp => "rbpf interp",
+            Engine::RbpfJit => "rbpf JIT",
+            Engine::Kernel => "kernel JIT",
+            Engine::Native => "native -O2",
+        }
+    }
+
+    /// Whether the engine reports the full 64-bit `r0`.
+    fn full_r0(self) -> bool {
+        !matches!(self, Engine::Kernel | Engine::Native)
+    }
+}
+
+/// What oxbpf's JIT column says until `jit::JitProgram` is on main.
+pub const JIT_NOT_BUILT: &str = "n/a (not built)";
+
+/// Suite options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Timing budget per engine and benchmark.
+    pub budget: Budget,
+    /// Only benchmarks whose name contains this (the empty program always runs: the
+    /// kernel's overhead is subtracted with it).
+    pub filter: Option<String>,
+}
+
+/// One benchmark's results, by [`Engine::ALL`] order.
+pub struct Row {
+    /// Benchmark name.
+    pub name: &'static str,
+    /// What it exercises.
+    pub description: &'static str,
+    /// Outcome per engine.
+    pub results: Vec<(Engine, Outcome)>,
+}
+
+impl Row {
+    /// The outcome of `engine`.
+    pub fn get(&self, engine: Engine) -> Option<&Measured> {
+        self.results
+            .iter()
+            .find(|(e, _)| *e == engine)
+            .and_then(|(_, o)| o.as_ref().ok())
+    }
+}
+
+pub use engines::Measured;
+
+/// Load times of the large program, per engine.
+pub struct LoadRow {
+    /// Instruction slots of the program.
+    pub slots: usize,
+    /// (engine title, load time).
+    pub times: Vec<(&'static str, LoadTime)>,
+}
+
+/// The whole run.
+pub struct Report {
+    /// Per benchmark, the empty program first.
+    pub rows: Vec<Row>,
+    /// Load times of the ~4,000-instruction program.
+    pub load: Option<LoadRow>,
+    /// Why the kernel was skipped, if it was.
+    pub kernel_skipped: Option<String>,
+}
+
+/// A mismatch between engines: the benchmark, the engine, and both values.
+#[derive(Debug, thiserror::Error)]
+#[error("benchmark {bench}: {engine} returned r0 = {got:#x}, oxbpf interp returned {want:#x}")]
+pub struct Mismatch {
+    /// Benchmark name.
+    pub bench: &'static str,
+    /// The disagreeing engine.
+    pub engine: &'static str,
+    /// Its `r0` (low 32 bits for the kernel and native code).
+    pub got: u64,
+    /// oxbpf's checked interpreter's `r0`.
+    pub want: u64,
+}
+
+/// Checks that every engine that ran agrees with oxbpf's checked interpreter.
+pub fn check_row(row: &Row) -> Result<(), Mismatch> {
+    let Some(reference) = row.get(Engine::Interp).map(|m| m.r0) else {
+        return Ok(());
+    };
+    for (engine, outcome) in &row.results {
+        let Ok(m) = outcome else { continue };
+        let (got, want) = if engine.full_r0() {
+            (m.r0, reference)
+        } else {
+            (m.r0 & 0xffff_ffff, reference & 0xffff_ffff)
+        };
+        if got != want {
+            return Err(Mismatch {
+                bench: row.name,
+                engine: engine.title(),
+                got,
+                want,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn run_engine(
+    engine: Engine,
+    bench: &Benchmark,
+    loaded: &programs::Loaded,
+    kernel_skipped: &Option<String>,
+    budget: Budget,
+) -> Outcome {
+    match engine {
+        Engine::Interp => engines::oxbpf_interp(bench, loaded, Mode::Checked, budget),
+        Engine::InterpUnchecked => engines::oxbpf_interp(bench, loaded, Mode::Unchecked, budget),
+        Engine::Jit => Err(JIT_NOT_BUILT.into()),
+        Engine::RbpfInterp => engines::rbpf(bench, loaded, RbpfMode::Interp, budget),
+        Engine::RbpfJit => engines::rbpf(bench, loaded, RbpfMode::Jit, budget),
+        Engine::Kernel => match kernel_skipped {
+            Some(why) => Err(format!("skipped: {why}")),
+            None => kernel::load(bench, loaded)
+                .map_err(|e| format!("skipped: {e}"))
+                .and_then(|kp| kernel::measure(&kp, &(bench.input)(), budget)),
+        },
+        Engine::Native => engines::native(bench, loaded, budget),
+    }
+}
+
+/// Runs the suite; `progress` receives a line per step. Panics (with the
+/// [`Mismatch`]) if two engines disagree on a result, and if a benchmark object does
+/// not load or oxbpf's interpreter fails on it.
+pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
+    let kernel_skipped = kernel::unavailable();
+    let mut rows = Vec::new();
+    let mut load = None;
+    for bench in programs::all() {
+        let wanted = bench.name == programs::EMPTY
+            || opts
+                .filter
+                .as_deref()
+                .is_none_or(|f| bench.name.contains(f));
+        if !wanted {
+            continue;
+        }
+        let loaded = bench.load().unwrap_or_else(|e| panic!("{e}"));
+        let mut results = Vec::new();
+        for engine in Engine::ALL {
+            progress(&format!("{:<8} {}", bench.name, engine.title()));
+            let outcome = run_engine(engine, &bench, &loaded, &kernel_skipped, opts.budget);
+            if engine == Engine::Interp {
+                if let Err(e) = &outcome {
+                    panic!("benchmark {}: oxbpf interpreter failed: {e}", bench.name);
+                }
+            }
+            results.push((engine, outcome));
+        }
+        let row = Row {
+            name: bench.name,
+            description: bench.description,
+            results,
+        };
+        if let Err(m) = check_row(&row) {
+            panic!("{m}");
+        }
+        rows.push(row);
+        if bench.name == programs::LARGE {
+            progress("large    load times");
+            load = Some(load_row(&bench, &loaded, &kernel_skipped));
+        }
+    }
+    Report {
+        rows,
+        load,
+        kernel_skipped,
+    }
+}
+
+fn load_row(
+    bench: &Benchmark,
+    loaded: &programs::Loaded,
+    kernel_skipped: &Option<String>,
+) -> LoadRow {
+    let [interp, rbpf_interp, rbpf_jit] = engines::load_times(bench, loaded, 21);
+    let kernel = match kernel_skipped {
+        Some(why) => Err(format!("skipped: {why}")),
+        None => kernel::load_time(bench, loaded, 7).map_err(|e| format!("skipped: {e}")),
+    };
+    LoadRow {
+        slots: loaded.program.insns.len(),
+        times: vec![
+            ("oxbpf interp (decode + validate + lower)", interp),
+            ("oxbpf JIT (compile)", Err(JIT_NOT_BUILT.into())),
+            ("rbpf interp (verifier)", rbpf_interp),
+            ("rbpf JIT (verifier + compile)", rbpf_jit),
+            ("kernel (BPF_PROG_LOAD: verifier + JIT)", kernel),
+        ],
+    }
+}
