@@ -109,11 +109,18 @@ pub fn parse(path: &Path) -> Result<DataFile, String> {
                         Some(i) => &line[i + 1..],
                         None => line,
                     };
+                    // Tokens are bytes (`aa`) or, in tcpdump-style hex files, groups (`622f`).
                     for t in line.split_whitespace() {
-                        bytes.push(
-                            u8::from_str_radix(t, 16)
-                                .map_err(|e| format!("{}: mem byte {t}: {e}", path.display()))?,
-                        );
+                        if t.len() % 2 != 0 || !t.is_ascii() {
+                            return Err(format!("{}: mem token {t}", path.display()));
+                        }
+                        for k in (0..t.len()).step_by(2) {
+                            bytes.push(
+                                u8::from_str_radix(&t[k..k + 2], 16).map_err(|e| {
+                                    format!("{}: mem byte {t}: {e}", path.display())
+                                })?,
+                            );
+                        }
                     }
                 }
                 out.mem = Some(bytes);

@@ -1,10 +1,14 @@
 //! oxbpf: the eBPF system in user space.
 
+pub mod asm;
+pub mod btf;
 pub mod helpers;
 pub mod interp;
 pub mod isa;
 pub mod jit;
 #[cfg(target_os = "linux")]
 pub mod kernel;
+pub mod maps;
+pub mod object;
 pub mod testgen;
 pub mod vm;
