@@ -63,6 +63,8 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Interpreter {
     code: Box<[Op]>,
+    /// Start slots of the functions, sorted: the valid targets of callbacks.
+    funcs: Box<[usize]>,
     helpers: Registry,
     mode: Mode,
     budget: Option<u64>,
@@ -105,6 +107,7 @@ impl Interpreter {
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
         Ok(Interpreter {
             code,
+            funcs: isa::function_starts(insns).into_boxed_slice(),
             helpers: helpers.clone(),
             mode: Mode::Checked,
             budget: Some(DEFAULT_BUDGET),
@@ -148,8 +151,12 @@ impl Interpreter {
     pub fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
         let budget = self.budget.unwrap_or(u64::MAX);
         match self.mode {
-            Mode::Checked => exec::run::<true>(&self.code, &self.helpers, ctx, r1, r2, budget),
-            Mode::Unchecked => exec::run::<false>(&self.code, &self.helpers, ctx, r1, r2, budget),
+            Mode::Checked => {
+                exec::run::<true>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
+            Mode::Unchecked => {
+                exec::run::<false>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
         }
     }
 

@@ -21,7 +21,7 @@ mod context;
 mod region;
 mod trace;
 
-pub use context::{MapRef, MapResolver, RunContext};
+pub use context::{CallbackFailed, CallbackHook, MapRef, MapResolver, RunContext};
 pub use region::{Access, Fault, FaultKind, MemRegion};
 pub use trace::{TraceLine, TraceLog};
 
