@@ -13,6 +13,10 @@
 //! is only for programs a verifier has proven safe. An instruction budget (default
 //! [`DEFAULT_BUDGET`]) stops runaway loops in both modes.
 //!
+//! Helpers can call BPF callbacks with [`RunContext::call_bpf`]: `lddw src=4` loads the
+//! callback's start slot, and the callback runs in a new frame of the same run (same
+//! budget, frame limit and error reporting).
+//!
 //! ```
 //! use oxbpf::helpers::Registry;
 //! use oxbpf::interp::Interpreter;
