@@ -19,6 +19,8 @@ const UBPF_NOT_APPLICABLE: &[(&str, &str)] = &[
     ("helpers/call.data", "uBPF test helper 0 (gather_bytes); id 0 is not a kernel helper; run in-process with the uBPF helpers registered"),
     ("helpers/call-memfrob.data", "uBPF test helper 1 (memfrob); kernel helper 1 is map_lookup_elem; run in-process with the uBPF helpers registered"),
     ("helpers/call-save.data", "uBPF test helpers; run in-process with the uBPF helpers registered"),
+    ("stack2.data", "calls uBPF test helpers 1 and 4; run in-process with the uBPF helpers registered"),
+    ("string-stack.data", "calls uBPF test helper 4 (strcmp_ext); run in-process with the uBPF helpers registered"),
     ("extensions/call_unwind.data", "uBPF's unwind extension (helper 5 stops the program); kernel helper 5 is ktime_get_ns"),
     ("reload.data", "uBPF VM API (loading twice into one VM)"),
     ("unload_reload.data", "uBPF VM API (unload then load)"),
