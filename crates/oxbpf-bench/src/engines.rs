@@ -271,7 +271,12 @@ fn rbpf_jit_compile(vm: &mut rbpf::EbpfVmMbuff<'_>) -> Result<(), String> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err(format!("n/a: rbpf JIT panicked ({msg})"))
+            if msg.contains("mem.offset + size") {
+                // rbpf 0.4.1 compiles into one 4 KiB page (jit.rs: NUM_PAGES = 1).
+                Err("n/a: rbpf JIT panics, code over its 4 KiB buffer".into())
+            } else {
+                Err(format!("n/a: rbpf JIT panicked ({msg})"))
+            }
         }
     }
 }
