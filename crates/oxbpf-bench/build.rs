@@ -9,6 +9,17 @@ fn main() {
     let mut build = cc::Build::new();
     // -O2 as for the BPF objects (the bench profile would otherwise pass -O3).
     build.opt_level(2).warnings(false);
+    // The same compiler as the BPF objects when it is installed (and CC does not say
+    // otherwise), so native and BPF code come from the same optimizer.
+    println!("cargo:rerun-if-env-changed=CC");
+    if std::env::var_os("CC").is_none()
+        && std::process::Command::new("clang-19")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        build.compiler("clang-19");
+    }
     let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("bench/programs exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -21,4 +32,22 @@ fn main() {
     }
     println!("cargo:rerun-if-changed={}", dir.join("bench.h").display());
     build.compile("oxbpf_bench_native");
+
+    // Toolchain versions for the report's header.
+    let version = |cmd: &std::ffi::OsStr| {
+        std::process::Command::new(cmd)
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.lines().next().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    println!("cargo:rustc-env=OXBPF_BENCH_RUSTC={}", version(&rustc));
+    let cc = build.get_compiler();
+    println!(
+        "cargo:rustc-env=OXBPF_BENCH_CC={}",
+        version(cc.path().as_os_str())
+    );
 }

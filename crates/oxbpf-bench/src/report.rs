@@ -23,7 +23,12 @@ pub fn machine() -> String {
     let jit = std::fs::read_to_string("/proc/sys/net/core/bpf_jit_enable")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "?".into());
-    format!("CPU: {cpu} ({cpus} CPUs available); Linux {kernel}; bpf_jit_enable={jit}")
+    format!(
+        "CPU: {cpu} ({cpus} CPUs available); Linux {kernel}; bpf_jit_enable={jit}; {}; \
+         native C: {}",
+        env!("OXBPF_BENCH_RUSTC"),
+        env!("OXBPF_BENCH_CC")
+    )
 }
 
 fn ns(v: f64) -> String {
@@ -79,6 +84,7 @@ pub fn markdown(report: &Report) -> String {
         .find(|r| r.name == crate::programs::EMPTY)
         .and_then(|r| r.get(Engine::Kernel))
         .map(|m| m.ns);
+    let _ = writeln!(s, "Command: `cargo bench -p oxbpf-bench`\n");
     let _ = writeln!(s, "{}\n", machine());
     if let Some(why) = &report.kernel_skipped {
         let _ = writeln!(s, "Kernel column skipped: {why}\n");
