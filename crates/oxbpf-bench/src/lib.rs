@@ -174,6 +174,13 @@ pub fn check_row(row: &Row) -> Result<(), Mismatch> {
     Ok(())
 }
 
+/// The gist of why the kernel is unavailable, for table cells: `kernel::available`
+/// says "<why>: <syscall error>" (the report's header has the whole reason).
+fn short_reason(why: &str) -> &str {
+    let first_line = why.lines().next().unwrap_or(why);
+    first_line.split(": ").next().unwrap_or(first_line)
+}
+
 fn run_engine(
     engine: Engine,
     bench: &Benchmark,
@@ -188,7 +195,7 @@ fn run_engine(
         Engine::RbpfInterp => engines::rbpf(bench, loaded, RbpfMode::Interp, budget),
         Engine::RbpfJit => engines::rbpf(bench, loaded, RbpfMode::Jit, budget),
         Engine::Kernel => match kernel_skipped {
-            Some(why) => Err(format!("skipped: {why}")),
+            Some(why) => Err(format!("skipped: {}", short_reason(why))),
             None => kernel::load(bench, loaded)
                 .map_err(|e| format!("skipped: {e}"))
                 .and_then(|kp| kernel::measure(&kp, &(bench.input)(), budget)),
@@ -253,7 +260,7 @@ fn load_row(
 ) -> LoadRow {
     let [interp, rbpf_interp, rbpf_jit] = engines::load_times(bench, loaded, 21);
     let kernel = match kernel_skipped {
-        Some(why) => Err(format!("skipped: {why}")),
+        Some(why) => Err(format!("skipped: {}", short_reason(why))),
         None => kernel::load_time(bench, loaded, 7).map_err(|e| format!("skipped: {e}")),
     };
     LoadRow {

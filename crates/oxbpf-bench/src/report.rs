@@ -58,7 +58,8 @@ fn cell(row: &Row, engine: Engine, kernel_empty: Option<f64>) -> String {
             None => ns(m.ns),
         },
         Ok(m) => ns(m.ns),
-        Err(why) => why.replace('|', "/").replace('\n', " "),
+        // One line per cell: verifier logs and the like stay out of the table.
+        Err(why) => why.lines().next().unwrap_or("").replace('|', "/"),
     }
 }
 
@@ -87,6 +88,7 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(s, "Command: `cargo bench -p oxbpf-bench`\n");
     let _ = writeln!(s, "{}\n", machine());
     if let Some(why) = &report.kernel_skipped {
+        let why = why.lines().next().unwrap_or("");
         let _ = writeln!(s, "Kernel column skipped: {why}\n");
     }
 
