@@ -17,14 +17,21 @@ use crate::measure::{self, Budget};
 use crate::programs::{self, Benchmark, Loaded};
 
 /// One engine's result on one benchmark.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Measured {
     /// `r0` of a run (the kernel and native code report its low 32 bits only).
     pub r0: u64,
-    /// Median nanoseconds per run.
-    pub ns: f64,
+    /// Nanoseconds per run, one sample per batch.
+    pub samples: Vec<f64>,
     /// eBPF instructions executed per run (interpreters that count them).
     pub insns: Option<u64>,
+}
+
+impl Measured {
+    /// Median nanoseconds per run.
+    pub fn ns(&self) -> f64 {
+        measure::median(&mut self.samples.clone())
+    }
 }
 
 /// An engine's outcome: a measurement, or why there is none (shown in the table).
@@ -212,10 +219,10 @@ pub fn oxbpf_interp(bench: &Benchmark, loaded: &Loaded, mode: Mode, budget: Budg
         .run(&mut ctx, ctx_ptr as u64, 0)
         .map_err(|e| format!("run failed: {e}"))?;
     let insns = ctx.insn_count;
-    let ns = measure::ns_per_run(budget, || vm.run(&mut ctx, ctx_ptr as u64, 0).unwrap_or(0));
+    let samples = measure::ns_per_run(budget, || vm.run(&mut ctx, ctx_ptr as u64, 0).unwrap_or(0));
     Ok(Measured {
         r0,
-        ns,
+        samples,
         insns: Some(insns),
     })
 }
@@ -310,10 +317,11 @@ pub fn rbpf(bench: &Benchmark, loaded: &Loaded, mode: RbpfMode, budget: Budget) 
             let r0 = vm
                 .execute_program(mem, &mbuff)
                 .map_err(|e| format!("run failed: {e}"))?;
-            let ns = measure::ns_per_run(budget, || vm.execute_program(mem, &mbuff).unwrap_or(0));
+            let samples =
+                measure::ns_per_run(budget, || vm.execute_program(mem, &mbuff).unwrap_or(0));
             Ok(Measured {
                 r0,
-                ns,
+                samples,
                 insns: None,
             })
         }
@@ -323,13 +331,13 @@ pub fn rbpf(bench: &Benchmark, loaded: &Loaded, mode: RbpfMode, budget: Budget) 
             // programs, and the memory they reach (packet, context, map values) is live.
             let r0 = unsafe { vm.execute_program_jit(mem, &mut mbuff) }
                 .map_err(|e| format!("run failed: {e}"))?;
-            let ns = measure::ns_per_run(budget, || {
+            let samples = measure::ns_per_run(budget, || {
                 // SAFETY: as above.
                 unsafe { vm.execute_program_jit(mem, &mut mbuff) }.unwrap_or(0)
             });
             Ok(Measured {
                 r0,
-                ns,
+                samples,
                 insns: None,
             })
         }
@@ -355,12 +363,12 @@ pub fn native(bench: &Benchmark, loaded: &Loaded, budget: Budget) -> Outcome {
     // live), within the bounds it checks itself; its map (if any) is bound above.
     let call = || u64::from(unsafe { f(std::hint::black_box(ctx)) } as u32);
     let r0 = call();
-    let ns = measure::ns_per_run(budget, call);
+    let samples = measure::ns_per_run(budget, call);
     programs::unbind_native_map();
     drop(maps);
     Ok(Measured {
         r0,
-        ns,
+        samples,
         insns: None,
     })
 }

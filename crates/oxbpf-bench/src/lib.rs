@@ -221,16 +221,24 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
             continue;
         }
         let loaded = bench.load().unwrap_or_else(|e| panic!("{e}"));
-        let mut results = Vec::new();
-        for engine in Engine::ALL {
-            progress(&format!("{:<8} {}", bench.name, engine.title()));
-            let outcome = run_engine(engine, &bench, &loaded, &kernel_skipped, opts.budget);
-            if engine == Engine::Interp {
-                if let Err(e) = &outcome {
-                    panic!("benchmark {}: oxbpf interpreter failed: {e}", bench.name);
+        let mut results: Vec<(Engine, Outcome)> = Vec::new();
+        for round in 0..opts.budget.rounds.max(1) {
+            for engine in Engine::ALL {
+                progress(&format!(
+                    "{:<8} {} (round {}/{})",
+                    bench.name,
+                    engine.title(),
+                    round + 1,
+                    opts.budget.rounds.max(1)
+                ));
+                let outcome = run_engine(engine, &bench, &loaded, &kernel_skipped, opts.budget);
+                if engine == Engine::Interp {
+                    if let Err(e) = &outcome {
+                        panic!("benchmark {}: oxbpf interpreter failed: {e}", bench.name);
+                    }
                 }
+                merge_round(&bench, engine, &mut results, outcome);
             }
-            results.push((engine, outcome));
         }
         let row = Row {
             name: bench.name,
@@ -250,6 +258,34 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
         rows,
         load,
         kernel_skipped,
+    }
+}
+
+/// Adds one round's outcome to an engine's results: samples accumulate; a result that
+/// changes between rounds is a failure; the first error stays.
+fn merge_round(
+    bench: &Benchmark,
+    engine: Engine,
+    results: &mut Vec<(Engine, Outcome)>,
+    outcome: Outcome,
+) {
+    let Some((_, existing)) = results.iter_mut().find(|(e, _)| *e == engine) else {
+        results.push((engine, outcome));
+        return;
+    };
+    if let (Ok(have), Ok(new)) = (existing.as_mut(), outcome) {
+        if have.r0 != new.r0 || have.insns != new.insns {
+            panic!(
+                "benchmark {}: {} returned r0 = {:#x} ({:?} insns), then {:#x} ({:?} insns)",
+                bench.name,
+                engine.title(),
+                have.r0,
+                have.insns,
+                new.r0,
+                new.insns
+            );
+        }
+        have.samples.extend(new.samples);
     }
 }
 

@@ -28,20 +28,26 @@ pub fn thread_cpu_time() -> Duration {
 pub struct Budget {
     /// Minimum duration of one batch.
     pub batch: Duration,
-    /// Number of batches (the median is reported).
+    /// Batches per round.
     pub batches: usize,
+    /// Rounds: each round times every engine in turn, so that a noisy period on a shared
+    /// machine spreads over all engines instead of skewing one. The median over all
+    /// batches of all rounds is reported.
+    pub rounds: usize,
 }
 
 impl Budget {
-    /// The default: 21 batches of at least 10 ms.
+    /// The default: 3 rounds of 7 batches of at least 10 ms.
     pub const DEFAULT: Budget = Budget {
         batch: Duration::from_millis(10),
-        batches: 21,
+        batches: 7,
+        rounds: 3,
     };
-    /// A quick pass (`--quick`): 5 batches of 1 ms.
+    /// A quick pass (`--quick`): 1 round of 5 batches of 1 ms.
     pub const QUICK: Budget = Budget {
         batch: Duration::from_millis(1),
         batches: 5,
+        rounds: 1,
     };
 }
 
@@ -59,9 +65,9 @@ pub fn median(samples: &mut [f64]) -> f64 {
     }
 }
 
-/// Runs `f` in batches and returns the median time per call in nanoseconds. The batch
-/// size is doubled until one batch lasts `budget.batch`.
-pub fn ns_per_run(budget: Budget, mut f: impl FnMut() -> u64) -> f64 {
+/// Runs `f` in `budget.batches` batches and returns each batch's time per call in
+/// nanoseconds. The batch size grows until one batch lasts `budget.batch`.
+pub fn ns_per_run(budget: Budget, mut f: impl FnMut() -> u64) -> Vec<f64> {
     let mut iters: u64 = 1;
     loop {
         let t = time_batch(&mut f, iters);
@@ -76,10 +82,9 @@ pub fn ns_per_run(budget: Budget, mut f: impl FnMut() -> u64) -> f64 {
         };
         iters = iters.saturating_mul(grow.max(2));
     }
-    let mut samples: Vec<f64> = (0..budget.batches)
+    (0..budget.batches)
         .map(|_| time_batch(&mut f, iters).as_nanos() as f64 / iters as f64)
-        .collect();
-    median(&mut samples)
+        .collect()
 }
 
 fn time_batch(f: &mut impl FnMut() -> u64, iters: u64) -> Duration {

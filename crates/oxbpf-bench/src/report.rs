@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::{Engine, Report, Row};
+use crate::{Engine, Measured, Report, Row};
 
 /// CPU model and kernel release of this machine.
 pub fn machine() -> String {
@@ -54,10 +54,10 @@ fn cell(row: &Row, engine: Engine, kernel_empty: Option<f64>) -> String {
     };
     match outcome {
         Ok(m) if engine == Engine::Kernel => match kernel_empty {
-            Some(e) => format!("{} ({})", ns((m.ns - e).max(0.0)), ns(m.ns)),
-            None => ns(m.ns),
+            Some(e) => format!("{} ({})", ns((m.ns() - e).max(0.0)), ns(m.ns())),
+            None => ns(m.ns()),
         },
-        Ok(m) => ns(m.ns),
+        Ok(m) => ns(m.ns()),
         // One line per cell: verifier logs and the like stay out of the table.
         Err(why) => why.lines().next().unwrap_or("").replace('|', "/"),
     }
@@ -72,7 +72,7 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 
 /// Kernel time net of the empty program's, for ratios.
 fn kernel_net(row: &Row, kernel_empty: Option<f64>) -> Option<f64> {
-    let raw = row.get(Engine::Kernel)?.ns;
+    let raw = row.get(Engine::Kernel)?.ns();
     Some((raw - kernel_empty?).max(0.0))
 }
 
@@ -84,7 +84,7 @@ pub fn markdown(report: &Report) -> String {
         .iter()
         .find(|r| r.name == crate::programs::EMPTY)
         .and_then(|r| r.get(Engine::Kernel))
-        .map(|m| m.ns);
+        .map(Measured::ns);
     let _ = writeln!(s, "Command: `cargo bench -p oxbpf-bench`\n");
     let _ = writeln!(s, "{}\n", machine());
     if let Some(why) = &report.kernel_skipped {
@@ -131,10 +131,10 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     for row in &report.rows {
-        let t = |e: Engine| row.get(e).map(|m| m.ns);
+        let t = |e: Engine| row.get(e).map(Measured::ns);
         let mips = |e: Engine| {
             row.get(e)
-                .and_then(|m| m.insns.map(|n| n as f64 / m.ns * 1e3))
+                .and_then(|m| m.insns.map(|n| n as f64 / m.ns() * 1e3))
                 .map_or("n/a".into(), |v| format!("{v:.0}"))
         };
         let _ = writeln!(
