@@ -185,41 +185,71 @@ pub fn oxbpf_load(loaded: &Loaded, maps: &BenchMaps) -> Result<Interpreter, Stri
     Interpreter::with_maps(&insns, &registry(), maps).map_err(|e| e.to_string())
 }
 
+/// What a run of an oxbpf engine needs: the maps, the packet, and a run context whose
+/// region table lists the `xdp_md`, the packet and the map values.
+pub struct OxbpfRun {
+    maps: BenchMaps,
+    packet: Packet,
+    /// The run context, reused across runs.
+    pub ctx: RunContext,
+}
+
+impl OxbpfRun {
+    /// Creates fresh maps and packet for `bench`.
+    pub fn new(bench: &Benchmark, loaded: &Loaded) -> Result<OxbpfRun, String> {
+        let maps = BenchMaps::create(loaded, bench.prefill_keys)?;
+        let mut packet = Packet::new(&(bench.input)()).map_err(|e| e.to_string())?;
+        let mut ctx = RunContext::new();
+        let ctx_ptr: *const crate::lowmem::XdpMd = packet.ctx();
+        let regions = [
+            MemRegion {
+                start: ctx_ptr as u64,
+                len: std::mem::size_of::<crate::lowmem::XdpMd>() as u64,
+                writable: false,
+            },
+            MemRegion {
+                start: packet.bytes_mut().as_mut_ptr() as u64,
+                len: packet.len() as u64,
+                writable: true,
+            },
+        ];
+        for r in regions.into_iter().chain(maps.value_regions()) {
+            // SAFETY: the context box, the packet mapping and the map arenas are owned by
+            // the returned value next to `ctx`, and no Rust reference to them is used while
+            // a program runs.
+            unsafe { ctx.add_region(r) };
+        }
+        Ok(OxbpfRun { maps, packet, ctx })
+    }
+
+    /// The maps programs are loaded against.
+    pub fn maps(&self) -> &BenchMaps {
+        &self.maps
+    }
+
+    /// `r1` for a run: the address of the `xdp_md`.
+    pub fn ctx_arg(&self) -> u64 {
+        let p: *const crate::lowmem::XdpMd = self.packet.ctx();
+        p as u64
+    }
+}
+
 /// Times oxbpf's interpreter in `mode`. Unchecked mode is sound here because the
 /// kernel's verifier accepts these exact instructions for XDP, and the packet and
 /// context they run on are laid out as the kernel's (see [`crate::lowmem`]).
 pub fn oxbpf_interp(bench: &Benchmark, loaded: &Loaded, mode: Mode, budget: Budget) -> Outcome {
-    let maps = BenchMaps::create(loaded, bench.prefill_keys)?;
-    let mut vm = oxbpf_load(loaded, &maps)?;
+    let mut run = OxbpfRun::new(bench, loaded)?;
+    let mut vm = oxbpf_load(loaded, run.maps())?;
     vm.set_budget(None);
     // SAFETY: see the function docs: the kernel verifier proved every access of these
     // programs safe on packets of this layout, which is what unchecked mode requires.
     unsafe { vm.set_mode(mode) };
-    let mut packet = Packet::new(&(bench.input)()).map_err(|e| e.to_string())?;
-    let mut ctx = RunContext::new();
-    let ctx_ptr: *const crate::lowmem::XdpMd = packet.ctx();
-    let regions = [
-        MemRegion {
-            start: ctx_ptr as u64,
-            len: std::mem::size_of::<crate::lowmem::XdpMd>() as u64,
-            writable: false,
-        },
-        MemRegion {
-            start: packet.bytes_mut().as_mut_ptr() as u64,
-            len: packet.len() as u64,
-            writable: true,
-        },
-    ];
-    for r in regions.into_iter().chain(maps.value_regions()) {
-        // SAFETY: the context box, the packet mapping and the map arenas all outlive
-        // `ctx`, and no Rust reference to them is used while the program runs.
-        unsafe { ctx.add_region(r) };
-    }
+    let arg = run.ctx_arg();
     let r0 = vm
-        .run(&mut ctx, ctx_ptr as u64, 0)
+        .run(&mut run.ctx, arg, 0)
         .map_err(|e| format!("run failed: {e}"))?;
-    let insns = ctx.insn_count;
-    let samples = measure::ns_per_run(budget, || vm.run(&mut ctx, ctx_ptr as u64, 0).unwrap_or(0));
+    let insns = run.ctx.insn_count;
+    let samples = measure::ns_per_run(budget, || vm.run(&mut run.ctx, arg, 0).unwrap_or(0));
     Ok(Measured {
         r0,
         samples,

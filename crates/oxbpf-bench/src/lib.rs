@@ -2,7 +2,8 @@
 //! clang-19 `-O2 -target bpf`) timed in one run on
 //!
 //! - oxbpf's interpreter, checked (every access bounds-checked) and unchecked,
-//! - oxbpf's JIT (once it is on main; until then its column says so),
+//! - oxbpf's JIT, checked and unchecked (once it is on main; until then its columns
+//!   say so),
 //! - the `rbpf` crate's interpreter and JIT,
 //! - the kernel's JIT, through `BPF_PROG_TEST_RUN` with `repeat`,
 //! - the same C compiled natively with `-O2` (build.rs),
@@ -40,8 +41,10 @@ pub enum Engine {
     Interp,
     /// oxbpf interpreter, unchecked mode.
     InterpUnchecked,
-    /// oxbpf JIT.
+    /// oxbpf JIT, checked mode.
     Jit,
+    /// oxbpf JIT, unchecked mode.
+    JitUnchecked,
     /// rbpf interpreter.
     RbpfInterp,
     /// rbpf JIT.
@@ -54,10 +57,11 @@ pub enum Engine {
 
 impl Engine {
     /// Every engine, in table order.
-    pub const ALL: [Engine; 7] = [
+    pub const ALL: [Engine; 8] = [
         Engine::Interp,
         Engine::InterpUnchecked,
         Engine::Jit,
+        Engine::JitUnchecked,
         Engine::RbpfInterp,
         Engine::RbpfJit,
         Engine::Kernel,
@@ -70,6 +74,7 @@ impl Engine {
             Engine::Interp => "oxbpf interp",
             Engine::InterpUnchecked => "oxbpf interp (unchecked)",
             Engine::Jit => "oxbpf JIT",
+            Engine::JitUnchecked => "oxbpf JIT (unchecked)",
             Engine::RbpfInterp => "rbpf interp",
             Engine::RbpfJit => "rbpf JIT",
             Engine::Kernel => "kernel JIT",
@@ -191,7 +196,7 @@ fn run_engine(
     match engine {
         Engine::Interp => engines::oxbpf_interp(bench, loaded, Mode::Checked, budget),
         Engine::InterpUnchecked => engines::oxbpf_interp(bench, loaded, Mode::Unchecked, budget),
-        Engine::Jit => Err(JIT_NOT_BUILT.into()),
+        Engine::Jit | Engine::JitUnchecked => Err(JIT_NOT_BUILT.into()),
         Engine::RbpfInterp => engines::rbpf(bench, loaded, RbpfMode::Interp, budget),
         Engine::RbpfJit => engines::rbpf(bench, loaded, RbpfMode::Jit, budget),
         Engine::Kernel => match kernel_skipped {
@@ -303,7 +308,10 @@ fn load_row(
         slots: loaded.program.insns.len(),
         times: vec![
             ("oxbpf interp (decode + validate + lower)", interp),
-            ("oxbpf JIT (compile)", Err(JIT_NOT_BUILT.into())),
+            (
+                "oxbpf JIT (decode + validate + compile)",
+                Err(JIT_NOT_BUILT.into()),
+            ),
             ("rbpf interp (verifier)", rbpf_interp),
             ("rbpf JIT (verifier + compile)", rbpf_jit),
             ("kernel (BPF_PROG_LOAD: verifier + JIT)", kernel),

@@ -126,6 +126,11 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(s, "### Ratios and interpreter throughput\n");
     let _ = writeln!(
         s,
+        "Ratios of median times; lower is faster for the engine named first. JIT cells: \
+         checked / unchecked.\n"
+    );
+    let _ = writeln!(
+        s,
         "| benchmark | oxbpf JIT / kernel JIT (net) | oxbpf JIT / native | oxbpf interp / rbpf interp | \
          oxbpf interp (unchecked) / rbpf interp | oxbpf interp M insns/s | oxbpf interp (unchecked) M insns/s |"
     );
@@ -137,12 +142,19 @@ pub fn markdown(report: &Report) -> String {
                 .and_then(|m| m.insns.map(|n| n as f64 / m.ns() * 1e3))
                 .map_or("n/a".into(), |v| format!("{v:.0}"))
         };
+        let both = |base: Option<f64>| {
+            format!(
+                "{} / {}",
+                ratio(t(Engine::Jit), base),
+                ratio(t(Engine::JitUnchecked), base)
+            )
+        };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} |",
             row.name,
-            ratio(t(Engine::Jit), kernel_net(row, kernel_empty)),
-            ratio(t(Engine::Jit), t(Engine::Native)),
+            both(kernel_net(row, kernel_empty)),
+            both(t(Engine::Native)),
             ratio(t(Engine::Interp), t(Engine::RbpfInterp)),
             ratio(t(Engine::InterpUnchecked), t(Engine::RbpfInterp)),
             mips(Engine::Interp),
