@@ -4,10 +4,11 @@
 //! load times) on stdout and progress on stderr. Panics if two engines disagree on a
 //! result.
 
-use oxbpf_bench::measure::Budget;
-use oxbpf_bench::{report, run, Options};
-
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn main() {
+    use oxbpf_bench::measure::Budget;
+    use oxbpf_bench::{report, run, Options};
+
     let mut opts = Options {
         budget: Budget::DEFAULT,
         filter: None,
@@ -22,4 +23,9 @@ fn main() {
     }
     let report = run(&opts, |step| eprintln!("running {step}"));
     print!("{}", report::markdown(&report));
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn main() {
+    eprintln!("the oxbpf benchmark suite runs on x86-64 Linux only");
 }
