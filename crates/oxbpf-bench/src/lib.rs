@@ -111,6 +111,8 @@ pub struct Row {
     pub name: &'static str,
     /// What it exercises.
     pub description: &'static str,
+    /// Instruction slots of the program (an `lddw` takes two).
+    pub slots: usize,
     /// Outcome per engine.
     pub results: Vec<(Engine, Outcome)>,
 }
@@ -252,6 +254,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
         let row = Row {
             name: bench.name,
             description: bench.description,
+            slots: loaded.program.insns.len(),
             results,
         };
         if let Err(m) = check_row(&row) {

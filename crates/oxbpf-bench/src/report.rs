@@ -93,8 +93,8 @@ pub fn markdown(report: &Report) -> String {
     }
 
     let _ = writeln!(s, "### Time per run (ns, median)\n");
-    let mut head = String::from("| benchmark | what | eBPF insns/run |");
-    let mut rule = String::from("|---|---|---:|");
+    let mut head = String::from("| benchmark | what | slots | eBPF insns/run |");
+    let mut rule = String::from("|---|---|---:|---:|");
     for e in Engine::ALL {
         let title = if e == Engine::Kernel {
             "kernel JIT net (raw)"
@@ -110,7 +110,11 @@ pub fn markdown(report: &Report) -> String {
             .get(Engine::Interp)
             .and_then(|m| m.insns)
             .map_or("-".into(), |n| n.to_string());
-        let _ = write!(s, "| {} | {} | {insns} |", row.name, row.description);
+        let _ = write!(
+            s,
+            "| {} | {} | {} | {insns} |",
+            row.name, row.description, row.slots
+        );
         for e in Engine::ALL {
             let _ = write!(s, " {} |", cell(row, e, kernel_empty));
         }
