@@ -341,6 +341,8 @@ pub fn rbpf(bench: &Benchmark, loaded: &Loaded, mode: RbpfMode, budget: Budget) 
     for r in maps.value_regions() {
         vm.register_allowed_memory(r.start..r.start + r.len);
     }
+    // rbpf's interpreter takes the packet as `&[u8]` although programs may write it
+    // (`memcpy` does), through raw pointers; nothing reads the slice meanwhile.
     let mem = packet.bytes_mut();
     match mode {
         RbpfMode::Interp => {
@@ -377,25 +379,26 @@ pub fn rbpf(bench: &Benchmark, loaded: &Loaded, mode: RbpfMode, budget: Budget) 
 /// Times the natively compiled C.
 pub fn native(bench: &Benchmark, loaded: &Loaded, budget: Budget) -> Outcome {
     let maps = BenchMaps::create(loaded, bench.prefill_keys)?;
+    let mut bindings = Vec::new();
     for (name, addr) in bench.native_maps {
-        let (idx, _) = loaded
+        let map = loaded
             .maps
             .iter()
-            .enumerate()
-            .find(|(_, m)| m.name == *name)
+            .position(|m| m.name == *name)
+            .and_then(|i| maps.maps().get(i))
             .ok_or_else(|| format!("no map {name} in the object"))?;
-        programs::bind_native_map(addr(), &maps.maps()[idx]);
+        bindings.push(programs::NativeMapBinding::new(addr(), map));
     }
     let packet = Packet::new(&(bench.input)()).map_err(|e| e.to_string())?;
     let ctx: *const crate::lowmem::XdpMd = packet.ctx();
     let f = bench.native;
-    // SAFETY: the native function reads the context and the packet it points to (both
-    // live), within the bounds it checks itself; its map (if any) is bound above.
+    // SAFETY: the native function reads the context and reads and writes the packet it
+    // points to (both live, no Rust reference in use), within the bounds it checks itself;
+    // its map (if any) is bound above and outlives the bindings.
     let call = || u64::from(unsafe { f(std::hint::black_box(ctx)) } as u32);
     let r0 = call();
     let samples = measure::ns_per_run(budget, call);
-    programs::unbind_native_map();
-    drop(maps);
+    drop(bindings);
     Ok(Measured {
         r0,
         samples,

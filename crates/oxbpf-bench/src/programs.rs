@@ -2,6 +2,7 @@
 //! bench/build.sh), their native builds (build.rs), and the packets they run on.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use oxbpf::maps::Map;
 use oxbpf::object::{MapSpec, Object, ObjectError, ProgramSection};
@@ -298,21 +299,30 @@ pub fn frames() -> Vec<u8> {
     out
 }
 
-/// Maps native code's map definitions to oxbpf maps for the native map helpers.
+/// Maps native code's map definition to an oxbpf map for the native map helpers.
 static NATIVE_MAP_ADDR: AtomicUsize = AtomicUsize::new(0);
 static NATIVE_MAP_HANDLE: AtomicU64 = AtomicU64::new(0);
 
-/// Binds the native map definition at `addr` to `map` for the native helpers, until
-/// [`unbind_native_map`]. The caller keeps `map` alive meanwhile.
-pub fn bind_native_map(addr: usize, map: &std::sync::Arc<Map>) {
-    NATIVE_MAP_HANDLE.store(map.handle(), Ordering::Release);
-    NATIVE_MAP_ADDR.store(addr, Ordering::Release);
+/// While alive, native code's map definition at an address is backed by an oxbpf map
+/// (one binding at a time: the suite runs one benchmark at a time).
+pub struct NativeMapBinding<'a> {
+    _map: &'a Arc<Map>,
 }
 
-/// Undoes [`bind_native_map`].
-pub fn unbind_native_map() {
-    NATIVE_MAP_ADDR.store(0, Ordering::Release);
-    NATIVE_MAP_HANDLE.store(0, Ordering::Release);
+impl<'a> NativeMapBinding<'a> {
+    /// Binds the native map definition at `addr` to `map` until the binding is dropped.
+    pub fn new(addr: usize, map: &'a Arc<Map>) -> NativeMapBinding<'a> {
+        NATIVE_MAP_HANDLE.store(map.handle(), Ordering::Release);
+        NATIVE_MAP_ADDR.store(addr, Ordering::Release);
+        NativeMapBinding { _map: map }
+    }
+}
+
+impl Drop for NativeMapBinding<'_> {
+    fn drop(&mut self) {
+        NATIVE_MAP_ADDR.store(0, Ordering::Release);
+        NATIVE_MAP_HANDLE.store(0, Ordering::Release);
+    }
 }
 
 fn native_map(map: *mut u8) -> Option<&'static Map> {
@@ -320,8 +330,8 @@ fn native_map(map: *mut u8) -> Option<&'static Map> {
         return None;
     }
     let handle = NATIVE_MAP_HANDLE.load(Ordering::Acquire);
-    // SAFETY: the handle was stored by `bind_native_map` from a live `Arc<Map>` that the
-    // caller keeps alive until `unbind_native_map`; native runs happen in between.
+    // SAFETY: the handle was stored by a `NativeMapBinding`, which borrows the `Arc<Map>`
+    // (keeping it alive) and clears the handle when dropped.
     (handle != 0).then(|| unsafe { Map::from_handle(handle) })
 }
 
