@@ -67,6 +67,14 @@ pub enum RunError {
     /// `LD_ABS` / `LD_IND` with no packet set in the run context.
     #[error("instruction {slot}: LD_ABS/LD_IND but the run context has no packet")]
     NoPacket { slot: u32 },
+    /// A helper was given a callback that is not a subprogram of the program.
+    #[error("instruction {slot}: callback {func:#x} is not the start of a subprogram")]
+    BadCallback { slot: u32, func: u64 },
+    /// A tail call's target is not a program the interpreter can run.
+    #[error(
+        "instruction {slot}: tail call target program {prog_id} is not an interpreter program"
+    )]
+    TailCallTarget { slot: u32, prog_id: u32 },
 }
 
 impl RunError {
@@ -78,7 +86,9 @@ impl RunError {
             | RunError::Budget { slot, .. }
             | RunError::CallDepth { slot }
             | RunError::UnknownHelper { slot, .. }
-            | RunError::NoPacket { slot } => slot as usize,
+            | RunError::NoPacket { slot }
+            | RunError::BadCallback { slot, .. }
+            | RunError::TailCallTarget { slot, .. } => slot as usize,
         }
     }
 }
@@ -132,4 +142,22 @@ pub(super) fn unknown_helper(slot: usize, id: u64) -> RunError {
 #[inline(never)]
 pub(super) fn no_packet(slot: usize) -> RunError {
     RunError::NoPacket { slot: slot as u32 }
+}
+
+#[cold]
+#[inline(never)]
+pub(super) fn bad_callback(slot: usize, func: u64) -> RunError {
+    RunError::BadCallback {
+        slot: slot as u32,
+        func,
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(super) fn tail_call_target(slot: usize, prog_id: u32) -> RunError {
+    RunError::TailCallTarget {
+        slot: slot as u32,
+        prog_id,
+    }
 }

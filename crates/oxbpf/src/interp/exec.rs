@@ -3,17 +3,25 @@
 //! One `match` on the pre-decoded [`Op`] per instruction, registers in a local array, the
 //! stack bounds of the current call chain in locals for the checked-mode fast path.
 //! `CHECKED` is a const parameter so the unchecked loop carries no check code at all.
+//!
+//! Callbacks (`bpf_loop`, `bpf_for_each_map_elem`) and tail calls run as nested [`exec`]
+//! calls on the same [`RunContext`] and instruction budget: a callback as a new frame on top
+//! of the current call chain, a tail call in place of the current function (see
+//! `vm/hooks.rs` for the contract with helpers). `BPF_PSEUDO_FUNC` values are callee slots.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::helpers::Registry;
 use crate::isa::{AtomicOp, ByteOrder, JmpCond, Size};
 use crate::vm::{
-    Access, Fault, FaultKind, MemRegion, RunContext, MAX_CALL_FRAMES, STACK_FRAME_SIZE,
+    Access, CallbackHook, Fault, FaultKind, MemRegion, RunContext, TailCall, MAX_CALL_FRAMES,
+    STACK_FRAME_SIZE,
 };
 
 use super::error::{self, RunError};
 use super::lower::Op;
+use super::{Interpreter, Mode};
 
 const EMPTY_REGION: MemRegion = MemRegion {
     start: 0,
@@ -30,35 +38,178 @@ struct Frame {
     saved: [u64; 4],
 }
 
-/// Runs `code` from slot 0 with `r1`, `r2` as arguments and at most `budget` instructions.
-/// Sets `ctx.insn_count`.
+/// State shared by the nested executions of one run (callbacks and tail calls run as
+/// nested [`exec`] calls and draw on the same instruction budget).
+pub(super) struct Shared {
+    /// Instructions left; the running [`exec`] keeps its own copy in a local and syncs it
+    /// around helper calls.
+    remaining: Cell<u64>,
+    budget: u64,
+    /// Slot of the helper call in progress (where callback errors are reported).
+    call_slot: Cell<usize>,
+    /// The error that stopped a callback; the caller stops with it after the helper.
+    error: Cell<Option<RunError>>,
+}
+
+/// One program under execution: its code, helpers and function entry slots.
+struct Engine<'a> {
+    code: &'a [Op],
+    registry: &'a Registry,
+    funcs: &'a [u64],
+    shared: &'a Shared,
+}
+
+/// Runs the interpreter's program from slot 0 with `r1`, `r2` as arguments and at most
+/// `budget` instructions (callbacks and tail calls included). Sets `ctx.insn_count`.
 ///
 /// With `CHECKED = false` no memory access is checked: the caller must guarantee (through
-/// [`Interpreter::set_mode`](super::Interpreter::set_mode)'s contract) that every access
-/// of the program is valid.
+/// [`Interpreter::set_mode`]'s contract) that every access of the program is valid.
 pub(super) fn run<const CHECKED: bool>(
-    code: &[Op],
-    registry: &Registry,
+    vm: &Interpreter,
     ctx: &mut RunContext,
     r1: u64,
     r2: u64,
     budget: u64,
 ) -> Result<u64, RunError> {
+    ctx.fault = None;
+    ctx.tail_call = None;
+    ctx.tail_call_count = 0;
+    let shared = Shared {
+        remaining: Cell::new(budget),
+        budget,
+        call_slot: Cell::new(0),
+        error: Cell::new(None),
+    };
+    let engine = Engine {
+        code: &vm.code,
+        registry: &vm.helpers,
+        funcs: &vm.funcs,
+        shared: &shared,
+    };
+    let result = enter::<CHECKED>(&engine, ctx, 0, [r1, r2, 0, 0, 0], 0);
+    ctx.set_call_depth(0);
+    ctx.tail_call = None;
+    ctx.discard_ringbuf_records();
+    ctx.insn_count = budget - shared.remaining.get();
+    result
+}
+
+/// Executes `engine`'s code with its callback hook installed in `ctx`, restoring the
+/// previous hook afterwards (tail calls nest runs of other programs).
+fn enter<const CHECKED: bool>(
+    engine: &Engine<'_>,
+    ctx: &mut RunContext,
+    entry: usize,
+    args: [u64; 5],
+    depth: usize,
+) -> Result<u64, RunError> {
+    let hook = CallbackHook {
+        call: callback::<CHECKED>,
+        data: (engine as *const Engine<'_>).cast(),
+    };
+    // SAFETY: `engine` outlives the hook: it is replaced by the previous one below, before
+    // this function returns.
+    let prev = unsafe { ctx.replace_callback(Some(hook)) };
+    let r = exec::<CHECKED>(engine, ctx, entry, args, depth);
+    // SAFETY: restores the hook of the enclosing run, whose data is still alive.
+    unsafe { ctx.replace_callback(prev) };
+    r
+}
+
+/// The [`CallbackHook`] of the interpreter: runs the function starting at slot `func` as a
+/// new frame on top of the current call chain.
+///
+/// # Safety
+/// `data` must point to the live [`Engine`] that installed the hook.
+unsafe fn callback<const CHECKED: bool>(
+    data: *const (),
+    ctx: &mut RunContext,
+    func: u64,
+    args: [u64; 5],
+) -> Option<u64> {
+    // SAFETY: guaranteed by the caller (the hook is installed by `enter` for the lifetime
+    // of its engine).
+    let engine = unsafe { &*data.cast::<Engine<'_>>() };
+    let shared = engine.shared;
+    let slot = shared.call_slot.get();
+    let (lo, hi) = ctx.stack_range();
+    let depth = ((hi - lo) as usize / STACK_FRAME_SIZE).saturating_sub(1);
+    // The entry function cannot be a callback (the kernel requires a subprogram).
+    let r = if func == 0 || engine.funcs.binary_search(&func).is_err() {
+        Err(error::bad_callback(slot, func))
+    } else if depth + 1 >= MAX_CALL_FRAMES {
+        Err(error::call_depth(slot))
+    } else {
+        let r = exec::<CHECKED>(engine, ctx, func as usize, args, depth + 1);
+        ctx.set_call_depth(depth);
+        r
+    };
+    match r {
+        Ok(r0) => Some(r0),
+        Err(e) => {
+            shared.error.set(Some(e));
+            None
+        }
+    }
+}
+
+/// Performs a tail call decided by `bpf_tail_call` at call depth `depth`: runs the target
+/// from its start in place of the current function and returns its `r0`.
+fn tail_call<const CHECKED: bool>(
+    shared: &Shared,
+    ctx: &mut RunContext,
+    tc: TailCall,
+    depth: usize,
+    slot: usize,
+) -> Result<u64, RunError> {
+    let Some(target) = tc.program.downcast_ref::<Interpreter>() else {
+        return Err(error::tail_call_target(slot, tc.prog_id));
+    };
+    let engine = Engine {
+        code: &target.code,
+        registry: &target.helpers,
+        funcs: &target.funcs,
+        shared,
+    };
+    let args = [tc.ctx_arg, 0, 0, 0, 0];
+    // A target loaded as unverified is checked even when its caller is not.
+    let r = if CHECKED || target.mode == Mode::Checked {
+        enter::<true>(&engine, ctx, 0, args, depth)
+    } else {
+        enter::<false>(&engine, ctx, 0, args, depth)
+    };
+    ctx.set_call_depth(depth);
+    r
+}
+
+/// Executes from slot `entry` with `args` in `r1`-`r5`, the entry function at call depth
+/// `base`, until that function exits.
+fn exec<const CHECKED: bool>(
+    engine: &Engine<'_>,
+    ctx: &mut RunContext,
+    entry: usize,
+    args: [u64; 5],
+    base: usize,
+) -> Result<u64, RunError> {
+    let Engine {
+        code,
+        registry,
+        shared,
+        ..
+    } = *engine;
     // 16 entries so that `r & 15` indexes without a bounds check; r11-r15 are never used.
     let mut regs = [0u64; 16];
     let mut frames = [Frame::default(); MAX_CALL_FRAMES];
-    let mut depth = 0usize;
-    ctx.set_call_depth(0);
-    ctx.fault = None;
-    ctx.tail_call_count = 0;
+    let mut depth = base;
+    ctx.set_call_depth(depth);
     let (mut stack_lo, stack_hi) = ctx.stack_range();
     // Size of the valid stack (all frames of the current chain), kept with `stack_lo`.
     let mut stack_span = stack_hi - stack_lo;
-    regs[1] = r1;
-    regs[2] = r2;
-    regs[10] = stack_hi;
-    let mut remaining = budget;
-    let mut pc = 0usize;
+    regs[1..6].copy_from_slice(&args);
+    regs[10] = ctx.frame_pointer(depth);
+    let mut remaining = shared.remaining.get();
+    let budget = shared.budget;
+    let mut pc = entry;
 
     macro_rules! r {
         ($i:expr) => {
@@ -104,6 +255,47 @@ pub(super) fn run<const CHECKED: bool>(
             check!(a, size_of::<$ty>() as u64, Access::Write);
             // SAFETY: as for `load!`, with the region registered writable.
             unsafe { (a as *mut $ty).write_unaligned($v as $ty) }
+        }};
+    }
+    // Leaves the current function: ends this execution at its entry function, else
+    // returns to the caller frame.
+    macro_rules! exit {
+        () => {{
+            if depth == base {
+                break Ok(regs[0]);
+            }
+            depth -= 1;
+            let f = frames[depth];
+            [regs[6], regs[7], regs[8], regs[9]] = f.saved;
+            regs[10] = stack_hi - (depth * STACK_FRAME_SIZE) as u64;
+            stack_lo = regs[10] - STACK_FRAME_SIZE as u64;
+            stack_span = stack_hi - stack_lo;
+            ctx.set_call_depth(depth);
+            pc = f.ret;
+        }};
+    }
+    // Calls a helper, then handles what it left: a fault, a failed callback, a tail call.
+    macro_rules! call_helper {
+        ($id:expr, $f:expr) => {{
+            shared.remaining.set(remaining);
+            shared.call_slot.set(pc - 1);
+            regs[0] = $f(regs[1], regs[2], regs[3], regs[4], regs[5], ctx);
+            cached = EMPTY_REGION;
+            if let Some(fault) = ctx.fault.take() {
+                fail!(error::helper_memory(pc - 1, $id, fault));
+            }
+            remaining = shared.remaining.get();
+            if let Some(e) = shared.error.take() {
+                fail!(e);
+            }
+            if let Some(tc) = ctx.tail_call.take() {
+                match tail_call::<CHECKED>(shared, ctx, tc, depth, pc - 1) {
+                    Ok(r0) => regs[0] = r0,
+                    Err(e) => fail!(e),
+                }
+                remaining = shared.remaining.get();
+                exit!();
+            }
         }};
     }
     macro_rules! jmp {
@@ -306,23 +498,13 @@ pub(super) fn run<const CHECKED: bool>(
                     pc = t as usize;
                 }
             }
-            Op::CallHelper { id, f } => {
-                regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5], ctx);
-                cached = EMPTY_REGION;
-                if let Some(fault) = ctx.fault.take() {
-                    fail!(error::helper_memory(pc - 1, id, fault));
-                }
-            }
+            Op::CallHelper { id, f } => call_helper!(id, f),
             Op::Callx { r } => {
                 let id = r!(r);
                 let Some(h) = u32::try_from(id).ok().and_then(|id| registry.get(id)) else {
                     fail!(error::unknown_helper(pc - 1, id));
                 };
-                regs[0] = (h.func)(regs[1], regs[2], regs[3], regs[4], regs[5], ctx);
-                cached = EMPTY_REGION;
-                if let Some(fault) = ctx.fault.take() {
-                    fail!(error::helper_memory(pc - 1, h.id, fault));
-                }
+                call_helper!(h.id, h.func)
             }
             Op::CallLocal { t } => {
                 if depth + 1 >= MAX_CALL_FRAMES {
@@ -339,22 +521,10 @@ pub(super) fn run<const CHECKED: bool>(
                 ctx.set_call_depth(depth);
                 pc = t as usize;
             }
-            Op::Exit => {
-                if depth == 0 {
-                    break Ok(regs[0]);
-                }
-                depth -= 1;
-                let f = frames[depth];
-                [regs[6], regs[7], regs[8], regs[9]] = f.saved;
-                regs[10] = stack_hi - (depth * STACK_FRAME_SIZE) as u64;
-                stack_lo = regs[10] - STACK_FRAME_SIZE as u64;
-                stack_span = stack_hi - stack_lo;
-                ctx.set_call_depth(depth);
-                pc = f.ret;
-            }
+            Op::Exit => exit!(),
         }
     };
-    ctx.insn_count = budget - remaining;
+    shared.remaining.set(remaining);
     result
 }
 

@@ -586,9 +586,10 @@ fn lower_one(
                 LdPseudo::MapIdxValue => {
                     maps.and_then(|m| m.map_value_addr(MapRef::Idx(imm), imm2 as u32))
                 }
-                LdPseudo::BtfId | LdPseudo::Func => {
-                    return Err(LoadError::UnsupportedPseudo { slot, pseudo })
-                }
+                // A function reference is the callee's slot (validated to be a function
+                // start by `isa::validate`); callback helpers hand it back to the engine.
+                LdPseudo::Func => u64::try_from(slot as i64 + 1 + imm as i64).ok(),
+                LdPseudo::BtfId => return Err(LoadError::UnsupportedPseudo { slot, pseudo }),
             };
             Op::LdDw {
                 d: dst.num(),

@@ -63,6 +63,8 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Interpreter {
     code: Box<[Op]>,
+    /// Start slots of the functions (valid callback targets), sorted.
+    funcs: Box<[u64]>,
     helpers: Registry,
     mode: Mode,
     budget: Option<u64>,
@@ -103,8 +105,13 @@ impl Interpreter {
         isa::validate(insns)?;
         structure::check_call_depth(insns)?;
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
+        let funcs = isa::function_starts(insns)
+            .into_iter()
+            .map(|s| s as u64)
+            .collect();
         Ok(Interpreter {
             code,
+            funcs,
             helpers: helpers.clone(),
             mode: Mode::Checked,
             budget: Some(DEFAULT_BUDGET),
@@ -144,12 +151,13 @@ impl Interpreter {
     /// Runs the program with `r1`, `r2` as arguments (`r3`-`r9` start at 0, `r10` at the
     /// top of the stack) and returns `r0` at the entry function's `exit`.
     /// `ctx.insn_count` holds the number of executed instructions afterwards, also after
-    /// an error.
+    /// an error. Callbacks and tail calls ([`crate::vm::ProgramTable`]) run within the same
+    /// budget; ring buffer records the program left reserved are discarded at the end.
     pub fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
         let budget = self.budget.unwrap_or(u64::MAX);
         match self.mode {
-            Mode::Checked => exec::run::<true>(&self.code, &self.helpers, ctx, r1, r2, budget),
-            Mode::Unchecked => exec::run::<false>(&self.code, &self.helpers, ctx, r1, r2, budget),
+            Mode::Checked => exec::run::<true>(self, ctx, r1, r2, budget),
+            Mode::Unchecked => exec::run::<false>(self, ctx, r1, r2, budget),
         }
     }
 

@@ -9,6 +9,8 @@
 //! * [`RunContext`]: everything one run needs besides the program — the stack, the region
 //!   table, the trace log, the CPU id, the packet for `LD_ABS`, and the fault a helper
 //!   reports. Helpers receive it as their sixth argument.
+//! * [`CallbackHook`], [`ProgramTable`], [`TailCall`]: how helpers call back into the
+//!   program and take tail calls, and which maps they accept (see `hooks.rs`).
 //! * [`MapResolver`]: how `lddw` map pseudo forms become map handles and value addresses at
 //!   load time (filled in by the runtime / object loader).
 //!
@@ -18,10 +20,12 @@
 //! regardless of the mode.
 
 mod context;
+mod hooks;
 mod region;
 mod trace;
 
 pub use context::{MapRef, MapResolver, RunContext};
+pub use hooks::{CallbackError, CallbackHook, ProgramTable, TailCall, MAX_TAIL_CALL_CNT};
 pub use region::{Access, Fault, FaultKind, MemRegion};
 pub use trace::{TraceLine, TraceLog};
 

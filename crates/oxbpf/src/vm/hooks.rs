@@ -1,0 +1,276 @@
+//! What helpers need from the engine and the runtime besides memory: calling back into the
+//! program (`bpf_loop`, `bpf_for_each_map_elem`), tail calls, the maps a run may name, and
+//! ring buffer records it holds.
+//!
+//! # Callbacks
+//! An engine that supports callbacks installs a [`CallbackHook`] in the [`RunContext`] for
+//! the duration of a run. A helper calls [`RunContext::call_function`] with the callee (the
+//! value a `BPF_PSEUDO_FUNC` `lddw` put in a register: opaque to helpers, the engine's own
+//! encoding — the interpreter uses the callee's slot, a JIT would use a code address) and
+//! `r1`-`r5`; the engine runs that subprogram as a new call frame on top of the current
+//! chain (it counts against `MAX_CALL_FRAMES`, and sees the caller frames' stack, as in the
+//! kernel) and returns its `r0`. If the callback run fails (fault, budget, bad callee) the
+//! engine keeps the error, the call returns [`CallbackError::Aborted`], the helper returns
+//! at once, and the engine stops the run with that error when the helper returns.
+//!
+//! # Tail calls
+//! `bpf_tail_call` resolves the target through the runtime's [`ProgramTable`]
+//! ([`RunContext::set_programs`]), counts it ([`MAX_TAIL_CALL_CNT`]) and leaves a
+//! [`TailCall`] in [`RunContext::tail_call`]. Right after the helper returns, the engine takes
+//! it, runs the target from its first instruction with `r1` = the helper's context argument
+//! in place of the current function (same stack frame depth, fresh registers) and treats
+//! the target's `r0` as the current function's return value. At the entry function that is
+//! the kernel's "jump, never return"; from a subprogram the kernel also returns to the
+//! subprogram's caller. A failed tail call leaves nothing and the program continues.
+//!
+//! # Maps
+//! Programs hold maps as handles ([`Map::handle`]). Helpers accept only handles of maps
+//! registered for the run ([`RunContext::add_map`], which also registers the map's value and
+//! key memory as regions); anything else is a fault, so a forged handle can never be
+//! dereferenced. Inner maps returned by map-in-map lookups are registered as they are
+//! returned.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use super::context::RunContext;
+use super::region::{Access, Fault, FaultKind, MemRegion};
+use crate::maps::{self, Map};
+
+/// Tail calls one run may take (the kernel's `MAX_TAIL_CALL_CNT`): the 34th fails.
+pub const MAX_TAIL_CALL_CNT: u32 = 33;
+
+/// How a helper calls back into the running program.
+///
+/// `call` runs the function `func` (engine encoding) with `args` as `r1`-`r5` on top of the
+/// current call chain and returns its `r0`, or `None` after recording the failure in its
+/// own state (`data`).
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackHook {
+    /// The engine's entry point for callbacks.
+    pub call:
+        unsafe fn(data: *const (), ctx: &mut RunContext, func: u64, args: [u64; 5]) -> Option<u64>,
+    /// The engine's state for this run, passed back to `call`.
+    pub data: *const (),
+}
+
+/// Why [`RunContext::call_function`] returned no value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    /// No engine hook is installed (the helper was called outside a run, or by an engine
+    /// without callback support).
+    #[error("the engine running this program does not support callbacks")]
+    NoEngine,
+    /// The callback failed; the engine stops the run with the reason once the helper
+    /// returns. The helper must return immediately.
+    #[error("the callback failed")]
+    Aborted,
+}
+
+/// The runtime's table of loaded programs, for tail calls (the kernel's program idr).
+pub trait ProgramTable: Send + Sync {
+    /// The executable form of program `id`. Each engine downcasts it to what it runs (the
+    /// interpreter to [`Interpreter`](crate::interp::Interpreter)); `None` if no such
+    /// program is loaded.
+    fn program(&self, id: u32) -> Option<Arc<dyn Any + Send + Sync>>;
+}
+
+/// A tail call decided by `bpf_tail_call`, for the engine to perform.
+#[derive(Clone)]
+pub struct TailCall {
+    /// Id of the target program.
+    pub prog_id: u32,
+    /// The target, from the [`ProgramTable`].
+    pub program: Arc<dyn Any + Send + Sync>,
+    /// `r1` for the target (the helper's context argument).
+    pub ctx_arg: u64,
+}
+
+impl std::fmt::Debug for TailCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TailCall")
+            .field("prog_id", &self.prog_id)
+            .field("ctx_arg", &format_args!("{:#x}", self.ctx_arg))
+            .finish()
+    }
+}
+
+fn map_region(r: maps::MemRegion) -> MemRegion {
+    MemRegion {
+        start: r.start as u64,
+        len: r.len as u64,
+        writable: r.writable,
+    }
+}
+
+impl RunContext {
+    /// Calls the BPF function `func` with `args` in `r1`-`r5` through the engine's
+    /// [`CallbackHook`] and returns its `r0`.
+    pub fn call_function(&mut self, func: u64, args: [u64; 5]) -> Result<u64, CallbackError> {
+        let hook = self.callback.ok_or(CallbackError::NoEngine)?;
+        // SAFETY: the engine installed the hook for the run in progress and keeps `data`
+        // alive until it removes the hook (see `replace_callback`).
+        unsafe { (hook.call)(hook.data, self, func, args) }.ok_or(CallbackError::Aborted)
+    }
+
+    /// Installs (or removes, with `None`) the engine's callback hook and returns the
+    /// previous one. Engines install theirs at the start of a run and restore the previous
+    /// one when it ends (runs nest for tail calls).
+    ///
+    /// # Safety
+    /// `hook.data` must stay valid for `hook.call` until the hook is replaced again.
+    pub unsafe fn replace_callback(&mut self, hook: Option<CallbackHook>) -> Option<CallbackHook> {
+        std::mem::replace(&mut self.callback, hook)
+    }
+
+    /// Sets the table tail calls resolve program ids with.
+    pub fn set_programs(&mut self, programs: Option<Arc<dyn ProgramTable>>) {
+        self.programs = programs;
+    }
+
+    /// The program table tail calls use.
+    pub fn programs(&self) -> Option<&Arc<dyn ProgramTable>> {
+        self.programs.as_ref()
+    }
+
+    /// Registers a map the program may name: helpers accept its handle, and its value and
+    /// key memory become regions (value memory writable unless `BPF_F_RDONLY_PROG`, keys
+    /// read-only). The context keeps the map alive. Registering a map twice is harmless.
+    pub fn add_map(&mut self, map: &Arc<Map>) {
+        if !self.maps.iter().any(|m| Arc::ptr_eq(m, map)) {
+            self.maps.push(Arc::clone(map));
+        }
+        self.refresh_map_regions(map);
+    }
+
+    /// Forgets every registered map and removes their memory from the region table (the
+    /// context no longer keeps them alive); records still reserved are discarded first.
+    pub fn clear_maps(&mut self) {
+        self.discard_ringbuf_records();
+        for map in std::mem::take(&mut self.maps) {
+            for r in map.value_regions().into_iter().chain(map.key_regions()) {
+                let r = map_region(r);
+                while self.remove_region(&r) {}
+            }
+        }
+        self.last_map = 0;
+    }
+
+    /// The maps registered for runs.
+    pub fn maps(&self) -> &[Arc<Map>] {
+        &self.maps
+    }
+
+    /// Adds the map's current value and key memory to the region table (maps that allocate
+    /// on demand grow new memory; helpers call this when a map returns a pointer outside
+    /// the known regions).
+    pub fn refresh_map_regions(&mut self, map: &Map) {
+        let regions = map.value_regions().into_iter().chain(map.key_regions());
+        for r in regions.map(map_region) {
+            if !self.regions.contains(&r) {
+                // SAFETY: map memory never moves and is freed only when the map is dropped;
+                // the map is registered (the context holds an `Arc`) or an inner map kept
+                // alive by its registered outer map.
+                unsafe { self.add_region(r) };
+            }
+        }
+    }
+
+    /// The registered map with this handle. A handle that names no registered map is a
+    /// fault (a program passing a forged map pointer), reported as an access of the handle
+    /// address.
+    ///
+    /// The returned reference is valid while the map stays registered; helpers use it only
+    /// within one call, during which nothing unregisters maps.
+    #[inline]
+    pub fn map<'a>(&mut self, handle: u64) -> Result<&'a Map, Fault> {
+        let hit = match self.maps.get(self.last_map) {
+            Some(m) if Arc::as_ptr(m) as usize as u64 == handle => true,
+            _ => match self
+                .maps
+                .iter()
+                .position(|m| Arc::as_ptr(m) as usize as u64 == handle)
+            {
+                Some(i) => {
+                    self.last_map = i;
+                    true
+                }
+                None => false,
+            },
+        };
+        if !hit {
+            return Err(Fault {
+                addr: handle,
+                size: 0,
+                access: Access::Read,
+                kind: FaultKind::NotAMap,
+            });
+        }
+        // SAFETY: the handle is the address of a map the context holds an `Arc` of; the
+        // caller uses the reference only while the map stays registered.
+        Ok(unsafe { Map::from_handle(handle) })
+    }
+
+    /// Registers an inner map returned by a map-in-map lookup so later helpers accept its
+    /// handle.
+    pub fn add_inner_map(&mut self, handle: u64) {
+        if self
+            .maps
+            .iter()
+            .any(|m| Arc::as_ptr(m) as usize as u64 == handle)
+        {
+            return;
+        }
+        // SAFETY: `handle` came from a lookup in a registered outer map, which keeps its
+        // inner maps alive until it is dropped; the context holds the outer map. Increment
+        // first so the `Arc` rebuilt here owns one count of its own.
+        let inner = unsafe {
+            let p = handle as usize as *const Map;
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        };
+        self.add_map(&inner);
+    }
+
+    /// Records a ring buffer record reserved by the program (`bpf_ringbuf_reserve`).
+    pub fn push_ringbuf_record(&mut self, sample: u64) {
+        self.ringbuf_records.push(sample);
+    }
+
+    /// Takes a record the program reserved and has not committed yet; `false` if `sample`
+    /// is no such record.
+    pub fn take_ringbuf_record(&mut self, sample: u64) -> bool {
+        match self.ringbuf_records.iter().rposition(|&s| s == sample) {
+            Some(i) => {
+                self.ringbuf_records.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Discards every record the program reserved but did not submit or discard (the
+    /// kernel verifier rejects such programs; an unchecked-by-verifier program must not
+    /// leave the ring blocked). Engines call this when a run ends.
+    pub fn discard_ringbuf_records(&mut self) {
+        for sample in std::mem::take(&mut self.ringbuf_records) {
+            // SAFETY: every recorded sample came from `Map::ringbuf_reserve` on a map the
+            // context still holds (ring buffer maps are registered to be usable), and was
+            // neither submitted nor discarded (those remove it from the list).
+            unsafe { maps::ringbuf_discard(sample as usize as *mut u8, 0) };
+        }
+    }
+
+    /// Checks `[addr, addr + len)` and records a fault if it is not accessible; `true` if
+    /// it is. Helpers use it for pointer arguments.
+    #[inline]
+    pub fn check_arg(&mut self, addr: u64, len: u64, access: Access) -> bool {
+        match self.check(addr, len, access) {
+            Ok(()) => true,
+            Err(f) => {
+                self.fault = Some(f);
+                false
+            }
+        }
+    }
+}
