@@ -9,17 +9,49 @@
 //! A helper reports errors as the kernel does, with a negative errno in `r0`. A
 //! memory-safety violation (a pointer argument outside the valid regions) is recorded in
 //! [`RunContext::fault`] and the engine stops the run with it when the helper returns.
+//! Helpers check every pointer argument against the run's regions in both engine modes,
+//! with the size the prototype implies (a map's `key_size`/`value_size`, the size
+//! argument), and accept only maps registered for the run ([`RunContext::add_map`]).
+//!
+//! Files by family: `map.rs` (lookup/update/delete, queue/stack, per-CPU lookup),
+//! `callbacks.rs` (`loop`, `for_each_map_elem`, `tail_call`; see [`crate::vm`]'s hooks),
+//! `ringbuf.rs` (ring buffer, `perf_event_output`), `probe.rs` (`probe_read*`), `task.rs`
+//! (pid/uid/comm, `get_func_ip`), `string.rs` (`strncmp`, `snprintf`, `trace_vprintk`),
+//! `csum.rs`, `printk.rs`, `basic.rs` (clocks, random, CPU id).
 
 mod basic;
+mod callbacks;
+mod csum;
 pub mod ids;
+mod map;
 mod printk;
+mod probe;
 mod proto;
+mod ringbuf;
+mod string;
+mod task;
 
 use std::collections::HashMap;
 
 use crate::vm::RunContext;
 
 pub use basic::{boottime_ns, monotonic_ns, JIFFIES_HZ};
+pub use callbacks::{bpf_for_each_map_elem, bpf_loop, bpf_tail_call, BPF_MAX_LOOPS};
+pub use csum::{bpf_csum_diff, csum_diff, csum_partial};
+pub use map::{
+    bpf_map_delete_elem, bpf_map_lookup_elem, bpf_map_lookup_percpu_elem, bpf_map_peek_elem,
+    bpf_map_pop_elem, bpf_map_push_elem, bpf_map_update_elem,
+};
+pub use probe::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, read_host_memory};
+pub use ringbuf::{
+    bpf_perf_event_output, bpf_ringbuf_discard, bpf_ringbuf_output, bpf_ringbuf_query,
+    bpf_ringbuf_reserve, bpf_ringbuf_submit,
+};
+pub use string::{bpf_snprintf, bpf_strncmp, bpf_trace_vprintk, MAX_BPRINTF_VARARGS};
+pub use task::{
+    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_get_func_ip,
+    current_comm, TASK_COMM_LEN,
+};
 pub use printk::{bpf_trace_printk, format_printk, MAX_PRINTK_ARGS};
 pub use proto::{ArgKind, HelperProto, ProgTypes, RetKind};
 
@@ -60,6 +92,8 @@ pub mod errno {
     pub const E2BIG: i64 = 7;
     /// No such entry.
     pub const ENOENT: i64 = 2;
+    /// Operation not supported (kernel-internal `ENOTSUPP`).
+    pub const ENOTSUPP: i64 = 524;
 }
 
 /// `-errno` as a helper return value.
@@ -77,7 +111,18 @@ impl Registry {
     /// A registry with every helper oxbpf implements so far.
     pub fn standard() -> Registry {
         let mut r = Registry::new();
-        for h in basic::HELPERS.iter().chain(printk::HELPERS) {
+        let tables = [
+            basic::HELPERS,
+            printk::HELPERS,
+            map::HELPERS,
+            callbacks::HELPERS,
+            ringbuf::HELPERS,
+            probe::HELPERS,
+            task::HELPERS,
+            string::HELPERS,
+            csum::HELPERS,
+        ];
+        for h in tables.into_iter().flatten() {
             r.register(*h);
         }
         r
@@ -145,7 +190,7 @@ mod tests {
             assert_eq!(h.name, name);
             assert_eq!(ids::helper_id(name), Some(id as i32));
         }
-        assert!(r.get(1).is_none());
+        assert!(r.get(9).is_none());
         let p = r.get(6).unwrap().proto;
         assert!(p.gpl_only);
         assert_eq!(p.arg_count(), 2);

@@ -262,9 +262,13 @@ impl RunContext {
     }
 
     /// Checks `[addr, addr + len)` and records a fault if it is not accessible; `true` if
-    /// it is. Helpers use it for pointer arguments.
+    /// it is. Helpers use it for pointer arguments. An empty range touches nothing and is
+    /// always accepted (the kernel allows NULL with a zero size).
     #[inline]
     pub fn check_arg(&mut self, addr: u64, len: u64, access: Access) -> bool {
+        if len == 0 {
+            return true;
+        }
         match self.check(addr, len, access) {
             Ok(()) => true,
             Err(f) => {
