@@ -217,3 +217,6 @@ mod tests {
         assert!(r.unregister(0x1000).is_some());
     }
 }
+
+#[cfg(test)]
+mod program_tests;
