@@ -25,6 +25,11 @@ fn callback_failed(e: CallbackError) -> u64 {
 /// `callback_fn(i, callback_ctx)` for `i` in `0..nr_loops` until it returns non-zero.
 /// Returns the number of calls made, -EINVAL for non-zero flags, -E2BIG above
 /// [`BPF_MAX_LOOPS`].
+///
+/// With flags 0 the kernel verifier replaces the call by inline code, and programs see
+/// that code's behaviour, which oxbpf reproduces: the whole 64-bit `r1` is compared with
+/// the limit, and -E2BIG is returned as a 32-bit value (zero-extended: `0xfffffff9`), as
+/// the kernel oracle test shows.
 pub extern "C" fn bpf_loop(
     nr_loops: u64,
     callback_fn: u64,
@@ -33,13 +38,13 @@ pub extern "C" fn bpf_loop(
     _: u64,
     ctx: &mut RunContext,
 ) -> u64 {
-    let nr = u64::from(nr_loops as u32);
     if flags != 0 {
         return neg_errno(EINVAL);
     }
-    if nr > BPF_MAX_LOOPS {
-        return neg_errno(E2BIG);
+    if nr_loops > BPF_MAX_LOOPS {
+        return u64::from(neg_errno(E2BIG) as u32);
     }
+    let nr = nr_loops;
     for i in 0..nr {
         match ctx.call_function(callback_fn, [i, callback_ctx, 0, 0, 0]) {
             Ok(0) => {}

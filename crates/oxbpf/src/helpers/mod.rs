@@ -42,7 +42,10 @@ pub use map::{
     bpf_map_delete_elem, bpf_map_lookup_elem, bpf_map_lookup_percpu_elem, bpf_map_peek_elem,
     bpf_map_pop_elem, bpf_map_push_elem, bpf_map_update_elem,
 };
-pub use probe::{bpf_probe_read_kernel, bpf_probe_read_kernel_str, read_host_memory};
+pub use probe::{
+    bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
+    bpf_probe_read_user_str, read_host_memory,
+};
 pub use ringbuf::{
     bpf_perf_event_output, bpf_ringbuf_discard, bpf_ringbuf_output, bpf_ringbuf_query,
     bpf_ringbuf_reserve, bpf_ringbuf_submit,
@@ -86,6 +89,8 @@ pub mod errno {
     pub const EBUSY: i64 = 16;
     /// Invalid argument.
     pub const EINVAL: i64 = 22;
+    /// Result out of range (the kernel's `_kernel` probes given a user address).
+    pub const ERANGE: i64 = 34;
     /// No space left.
     pub const ENOSPC: i64 = 28;
     /// Argument list too long.

@@ -1,8 +1,10 @@
 //! `bpf_probe_read*`: copy memory from an arbitrary address that may be invalid.
 //!
 //! oxbpf runs in one process, so "kernel" and "user" memory are both the host process's
-//! memory and the `_kernel`/`_user` variants behave alike (the kernel additionally refuses
-//! a user address in the `_kernel` variants and vice versa). The source is read with
+//! memory and the `_kernel`/`_user` variants read the same memory. The kernel refuses
+//! user addresses in the `_kernel` variants with -ERANGE; oxbpf does so for NULL-page
+//! addresses, where the `_user` variants (and the legacy ones, which try user memory
+//! first for such addresses) give -EFAULT. The source is read with
 //! `process_vm_readv(2)` on our own pid, which reports an unmapped or unreadable address
 //! as `EFAULT` instead of faulting, so a bad address returns `-EFAULT` and never crashes
 //! the host. Where that syscall is not permitted, `/proc/self/mem` gives the same
@@ -15,7 +17,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;
 
-use super::errno::EFAULT;
+use super::errno::{EFAULT, ERANGE};
 use super::{kernel_helper, neg_errno, ArgKind, Helper, HelperProto, RetKind};
 use crate::vm::{Access, RunContext};
 
@@ -67,14 +69,19 @@ fn proc_self_mem() -> Option<&'static File> {
     MEM.get_or_init(|| File::open("/proc/self/mem").ok()).as_ref()
 }
 
+/// Addresses below this are never mapped (Linux's default `vm.mmap_min_addr`). The kernel's
+/// `_kernel` probes refuse user-space addresses with -ERANGE; oxbpf cannot tell kernel from
+/// user addresses, but NULL-page pointers (the usual case) get the kernel's -ERANGE.
+const MMAP_MIN_ADDR: u64 = 65536;
+
 /// Zeroes `[addr, addr + len)`, already checked writable.
 fn zero(addr: u64, len: u64) {
     // SAFETY: the caller checked the range writable in the run context.
     unsafe { std::ptr::write_bytes(addr as usize as *mut u8, 0, len as usize) };
 }
 
-/// `long bpf_probe_read_kernel(void *dst, u32 size, const void *unsafe_ptr)` (also
-/// `bpf_probe_read`, `bpf_probe_read_user`): 0, or -EFAULT with `dst` zeroed.
+/// `long bpf_probe_read_kernel(void *dst, u32 size, const void *unsafe_ptr)`: 0, or
+/// -EFAULT (unreadable) / -ERANGE (NULL page) with `dst` zeroed.
 pub extern "C" fn bpf_probe_read_kernel(
     dst: u64,
     size: u64,
@@ -83,12 +90,34 @@ pub extern "C" fn bpf_probe_read_kernel(
     _: u64,
     ctx: &mut RunContext,
 ) -> u64 {
+    probe_read(dst, size, src, true, ctx)
+}
+
+/// `long bpf_probe_read_user(void *dst, u32 size, const void *unsafe_ptr)` (also the
+/// legacy `bpf_probe_read`): as [`bpf_probe_read_kernel`], but NULL-page addresses are
+/// -EFAULT as for any unmapped user address.
+pub extern "C" fn bpf_probe_read_user(
+    dst: u64,
+    size: u64,
+    src: u64,
+    _: u64,
+    _: u64,
+    ctx: &mut RunContext,
+) -> u64 {
+    probe_read(dst, size, src, false, ctx)
+}
+
+fn probe_read(dst: u64, size: u64, src: u64, kernel: bool, ctx: &mut RunContext) -> u64 {
     let size = u64::from(size as u32);
     if size == 0 {
         return 0;
     }
     if !ctx.check_arg(dst, size, Access::Write) {
         return neg_errno(EFAULT);
+    }
+    if kernel && src < MMAP_MIN_ADDR {
+        zero(dst, size);
+        return neg_errno(ERANGE);
     }
     let mut buf = vec![0u8; size as usize];
     if read_host_memory(src, &mut buf, ctx) {
@@ -101,11 +130,11 @@ pub extern "C" fn bpf_probe_read_kernel(
     }
 }
 
-/// `long bpf_probe_read_kernel_str(void *dst, u32 size, const void *unsafe_ptr)` (also
-/// `bpf_probe_read_str`, `bpf_probe_read_user_str`): copies a NUL-terminated string of at
+/// `long bpf_probe_read_kernel_str(void *dst, u32 size, const void *unsafe_ptr)`: copies a NUL-terminated string of at
 /// most `size - 1` bytes plus the NUL and returns the length including the NUL (a string
 /// that does not fit is truncated and terminated, returning `size`). -EFAULT with `dst`
-/// zeroed if the source becomes unreadable before the NUL; 0 for `size == 0`.
+/// zeroed if the source becomes unreadable before the NUL (-ERANGE for the NULL page); 0
+/// for `size == 0`.
 pub extern "C" fn bpf_probe_read_kernel_str(
     dst: u64,
     size: u64,
@@ -114,12 +143,34 @@ pub extern "C" fn bpf_probe_read_kernel_str(
     _: u64,
     ctx: &mut RunContext,
 ) -> u64 {
+    probe_read_str(dst, size, src, true, ctx)
+}
+
+/// `long bpf_probe_read_user_str(void *dst, u32 size, const void *unsafe_ptr)` (also the
+/// legacy `bpf_probe_read_str`): as [`bpf_probe_read_kernel_str`], NULL-page addresses
+/// -EFAULT.
+pub extern "C" fn bpf_probe_read_user_str(
+    dst: u64,
+    size: u64,
+    src: u64,
+    _: u64,
+    _: u64,
+    ctx: &mut RunContext,
+) -> u64 {
+    probe_read_str(dst, size, src, false, ctx)
+}
+
+fn probe_read_str(dst: u64, size: u64, src: u64, kernel: bool, ctx: &mut RunContext) -> u64 {
     let size = u64::from(size as u32);
     if size == 0 {
         return 0;
     }
     if !ctx.check_arg(dst, size, Access::Write) {
         return neg_errno(EFAULT);
+    }
+    if kernel && src < MMAP_MIN_ADDR {
+        zero(dst, size);
+        return neg_errno(ERANGE);
     }
     const PAGE: u64 = 4096;
     let mut out: Vec<u8> = Vec::with_capacity(size.min(PAGE) as usize);
@@ -163,10 +214,10 @@ const PROBE: HelperProto = HelperProto::new(&PROBE_ARGS, RetKind::Integer).gpl()
 
 /// The helpers of this file with their kernel prototypes (all GPL-only).
 pub(super) const HELPERS: &[Helper] = &[
-    kernel_helper(4, bpf_probe_read_kernel, PROBE.only(TRACING)),
-    kernel_helper(45, bpf_probe_read_kernel_str, PROBE.only(TRACING)),
-    kernel_helper(112, bpf_probe_read_kernel, PROBE),
+    kernel_helper(4, bpf_probe_read_user, PROBE.only(TRACING)),
+    kernel_helper(45, bpf_probe_read_user_str, PROBE.only(TRACING)),
+    kernel_helper(112, bpf_probe_read_user, PROBE),
     kernel_helper(113, bpf_probe_read_kernel, PROBE),
-    kernel_helper(114, bpf_probe_read_kernel_str, PROBE),
+    kernel_helper(114, bpf_probe_read_user_str, PROBE),
     kernel_helper(115, bpf_probe_read_kernel_str, PROBE),
 ];
