@@ -103,4 +103,3 @@ pub(super) const HELPERS: &[Helper] = &[kernel_helper(
     )
     .only(CSUM_TYPES),
 )];
-

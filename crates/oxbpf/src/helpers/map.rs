@@ -10,8 +10,12 @@ use crate::maps::{Map, MapType};
 use crate::vm::{Access, RunContext};
 
 /// The registered map behind `handle`, or `None` with a fault recorded.
+///
+/// Helpers use the reference only during their own call, in which nothing unregisters
+/// maps (callbacks run programs, which cannot).
 pub(super) fn map_arg<'a>(ctx: &mut RunContext, handle: u64) -> Option<&'a Map> {
-    match ctx.map(handle) {
+    // SAFETY: see above; the reference does not outlive the helper call.
+    match unsafe { ctx.map(handle) } {
         Ok(m) => Some(m),
         Err(f) => {
             ctx.fault = Some(f);
@@ -34,7 +38,8 @@ fn key_size(map: &Map) -> u64 {
 /// allocated since its regions were registered is added.
 fn publish_value(ctx: &mut RunContext, map: &Map, p: u64) {
     if matches!(map.map_type(), MapType::ArrayOfMaps | MapType::HashOfMaps) {
-        ctx.add_inner_map(p);
+        // SAFETY: `p` was just returned by a lookup in this registered map-in-map.
+        unsafe { ctx.add_inner_map(p) };
     } else if ctx.check(p, value_size(map), Access::Read).is_err() {
         ctx.refresh_map_regions(map);
     }

@@ -42,10 +42,12 @@ pub use map::{
     bpf_map_delete_elem, bpf_map_lookup_elem, bpf_map_lookup_percpu_elem, bpf_map_peek_elem,
     bpf_map_pop_elem, bpf_map_push_elem, bpf_map_update_elem,
 };
+pub use printk::{bpf_trace_printk, format_printk, MAX_PRINTK_ARGS};
 pub use probe::{
-    bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
-    bpf_probe_read_user_str, read_host_memory,
+    bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_probe_read_user_str,
+    read_host_memory,
 };
+pub use proto::{ArgKind, HelperProto, ProgTypes, RetKind};
 pub use ringbuf::{
     bpf_perf_event_output, bpf_ringbuf_discard, bpf_ringbuf_output, bpf_ringbuf_query,
     bpf_ringbuf_reserve, bpf_ringbuf_submit,
@@ -55,8 +57,6 @@ pub use task::{
     bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_get_func_ip,
     current_comm, TASK_COMM_LEN,
 };
-pub use printk::{bpf_trace_printk, format_printk, MAX_PRINTK_ARGS};
-pub use proto::{ArgKind, HelperProto, ProgTypes, RetKind};
 
 /// The helper calling convention shared by the interpreter and the JIT.
 pub type HelperFn =

@@ -66,7 +66,8 @@ fn vm_readv(addr: u64, dst: &mut [u8]) -> Result<bool, ()> {
 
 fn proc_self_mem() -> Option<&'static File> {
     static MEM: OnceLock<Option<File>> = OnceLock::new();
-    MEM.get_or_init(|| File::open("/proc/self/mem").ok()).as_ref()
+    MEM.get_or_init(|| File::open("/proc/self/mem").ok())
+        .as_ref()
 }
 
 /// Addresses below this are never mapped (Linux's default `vm.mmap_min_addr`). The kernel's

@@ -192,12 +192,18 @@ pub(super) const HELPERS: &[Helper] = &[
     kernel_helper(
         132,
         bpf_ringbuf_submit,
-        HelperProto::new(&[ArgKind::PtrToRingbufMem, ArgKind::Anything], RetKind::Void),
+        HelperProto::new(
+            &[ArgKind::PtrToRingbufMem, ArgKind::Anything],
+            RetKind::Void,
+        ),
     ),
     kernel_helper(
         133,
         bpf_ringbuf_discard,
-        HelperProto::new(&[ArgKind::PtrToRingbufMem, ArgKind::Anything], RetKind::Void),
+        HelperProto::new(
+            &[ArgKind::PtrToRingbufMem, ArgKind::Anything],
+            RetKind::Void,
+        ),
     ),
     kernel_helper(
         134,

@@ -46,7 +46,10 @@ pub fn current_comm() -> Vec<u8> {
     if rc != 0 {
         return Vec::new();
     }
-    let len = name.iter().position(|&b| b == 0).unwrap_or(TASK_COMM_LEN - 1);
+    let len = name
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(TASK_COMM_LEN - 1);
     name[..len].to_vec()
 }
 

@@ -180,10 +180,12 @@ impl RunContext {
     /// fault (a program passing a forged map pointer), reported as an access of the handle
     /// address.
     ///
-    /// The returned reference is valid while the map stays registered; helpers use it only
-    /// within one call, during which nothing unregisters maps.
+    /// # Safety
+    /// The reference must not be used after the map is unregistered
+    /// ([`clear_maps`](Self::clear_maps)) or the context dropped. Helpers use it only
+    /// within their call, during which nothing unregisters maps.
     #[inline]
-    pub fn map<'a>(&mut self, handle: u64) -> Result<&'a Map, Fault> {
+    pub unsafe fn map<'a>(&mut self, handle: u64) -> Result<&'a Map, Fault> {
         let hit = match self.maps.get(self.last_map) {
             Some(m) if Arc::as_ptr(m) as usize as u64 == handle => true,
             _ => match self
@@ -213,7 +215,11 @@ impl RunContext {
 
     /// Registers an inner map returned by a map-in-map lookup so later helpers accept its
     /// handle.
-    pub fn add_inner_map(&mut self, handle: u64) {
+    ///
+    /// # Safety
+    /// `handle` must come from a lookup in a map-in-map registered with this context (whose
+    /// inner maps are `Arc`s the outer map keeps alive).
+    pub unsafe fn add_inner_map(&mut self, handle: u64) {
         if self
             .maps
             .iter()
@@ -221,9 +227,9 @@ impl RunContext {
         {
             return;
         }
-        // SAFETY: `handle` came from a lookup in a registered outer map, which keeps its
-        // inner maps alive until it is dropped; the context holds the outer map. Increment
-        // first so the `Arc` rebuilt here owns one count of its own.
+        // SAFETY: by the function contract `handle` is the address of an `Arc<Map>` kept
+        // alive by a registered outer map. Increment first so the `Arc` rebuilt here owns
+        // one count of its own.
         let inner = unsafe {
             let p = handle as usize as *const Map;
             Arc::increment_strong_count(p);

@@ -146,7 +146,10 @@ fn for_each_array_sees_keys_values_and_may_write() {
     run(FOR_EACH_ARRAY, &maps).unwrap();
     assert_eq!(results(&maps[0]), FOR_EACH_ARRAY_EXPECTED);
     // The callback incremented every value through its pointer.
-    assert_eq!(maps[1].lookup(&4u32.to_ne_bytes()).unwrap(), 41u64.to_ne_bytes());
+    assert_eq!(
+        maps[1].lookup(&4u32.to_ne_bytes()).unwrap(),
+        41u64.to_ne_bytes()
+    );
 }
 
 #[test]
@@ -172,7 +175,13 @@ fn callback_errors_stop_the_run() {
         "r1 = 3\nr2 = 12345\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit",
         &[],
     );
-    assert_eq!(r, Err(RunError::BadCallback { slot: 4, func: 12345 }));
+    assert_eq!(
+        r,
+        Err(RunError::BadCallback {
+            slot: 4,
+            func: 12345
+        })
+    );
     // The entry function is not a callback either.
     let r = run("r1 = 3\nr2 = 0\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit", &[]);
     assert!(matches!(r, Err(RunError::BadCallback { func: 0, .. })));
@@ -205,7 +214,10 @@ fn callback_errors_stop_the_run() {
         exit";
     let vm = load(src, &[]);
     let mut ctx = RunContext::new();
-    assert!(matches!(vm.run(&mut ctx, 0, 0), Err(RunError::Budget { .. })));
+    assert!(matches!(
+        vm.run(&mut ctx, 0, 0),
+        Err(RunError::Budget { .. })
+    ));
     assert_eq!(ctx.insn_count, crate::interp::DEFAULT_BUDGET);
     // Callbacks nest; the frames add up to the kernel's limit of 8.
     let src = "
@@ -249,7 +261,9 @@ struct Programs(HashMap<u32, Arc<Interpreter>>);
 
 impl ProgramTable for Programs {
     fn program(&self, id: u32) -> Option<Arc<dyn Any + Send + Sync>> {
-        self.0.get(&id).map(|p| Arc::clone(p) as Arc<dyn Any + Send + Sync>)
+        self.0
+            .get(&id)
+            .map(|p| Arc::clone(p) as Arc<dyn Any + Send + Sync>)
     }
 }
 
@@ -293,18 +307,31 @@ fn tail_calls_jump_count_and_fall_through() {
     let maps = [results, progs];
     let mut table = Programs::default();
     table.0.insert(1, Arc::new(load(TAIL_CALLER, &maps)));
-    table.0.insert(2, Arc::new(load("r0 = r1\nr0 += 5\nexit", &maps)));
+    table
+        .0
+        .insert(2, Arc::new(load("r0 = r1\nr0 += 5\nexit", &maps)));
     table.0.insert(3, Arc::new(load(TAIL_SELF, &maps)));
     table.0.insert(4, Arc::new(load("r0 = 0\nexit", &maps)));
     let table = Arc::new(table);
     assert!(maps[1].set_resolver(table.clone()));
-    maps[1].update(&0u32.to_ne_bytes(), &2u32.to_ne_bytes(), BPF_ANY).unwrap();
-    maps[1].update(&2u32.to_ne_bytes(), &3u32.to_ne_bytes(), BPF_ANY).unwrap();
-    maps[1].update(&3u32.to_ne_bytes(), &4u32.to_ne_bytes(), BPF_ANY).unwrap();
+    maps[1]
+        .update(&0u32.to_ne_bytes(), &2u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
+    maps[1]
+        .update(&2u32.to_ne_bytes(), &3u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
+    maps[1]
+        .update(&3u32.to_ne_bytes(), &4u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
     // The run's table lacks program 4 (unloaded since it was stored).
     let mut ctx = context(&maps);
     ctx.set_programs(Some(Arc::new(Programs(
-        table.0.iter().filter(|(&id, _)| id != 4).map(|(&id, p)| (id, p.clone())).collect(),
+        table
+            .0
+            .iter()
+            .filter(|(&id, _)| id != 4)
+            .map(|(&id, p)| (id, p.clone()))
+            .collect(),
     ))));
     let caller = &table.0[&1];
     // Slot 0: jumps to program 2, which sees ctx (r1) and its result is the run's.
@@ -331,7 +358,9 @@ fn results_of(m: &Map) -> i64 {
 fn tail_call_from_a_subprogram_returns_to_its_caller() {
     let maps = [results_map(1), map(MapType::ProgArray, 4, 4, 1)];
     let mut table = Programs::default();
-    table.0.insert(7, Arc::new(load("r0 = r1\nr0 *= 3\nexit", &maps)));
+    table
+        .0
+        .insert(7, Arc::new(load("r0 = r1\nr0 *= 3\nexit", &maps)));
     let main = load(
         "
         call f
@@ -347,7 +376,9 @@ fn tail_call_from_a_subprogram_returns_to_its_caller() {
     );
     let table = Arc::new(table);
     maps[1].set_resolver(table.clone());
-    maps[1].update(&0u32.to_ne_bytes(), &7u32.to_ne_bytes(), BPF_ANY).unwrap();
+    maps[1]
+        .update(&0u32.to_ne_bytes(), &7u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
     let mut ctx = context(&maps);
     ctx.set_programs(Some(table));
     assert_eq!(main.run(&mut ctx, 5, 0), Ok(16));

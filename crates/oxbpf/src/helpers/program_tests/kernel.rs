@@ -7,8 +7,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use super::callbacks::{tens_array, FOR_EACH_ARRAY, LOOP, LOOP_EXPECTED, TAIL_SELF};
 use super::maps::{
-    ARRAY_EXPECTED, ARRAY_SEQUENCE, HASH_EXPECTED, HASH_SEQUENCE, QUEUE_EXPECTED,
-    QUEUE_SEQUENCE,
+    ARRAY_EXPECTED, ARRAY_SEQUENCE, HASH_EXPECTED, HASH_SEQUENCE, QUEUE_EXPECTED, QUEUE_SEQUENCE,
 };
 use super::misc::{check_strings, rodata_map, strings_rodata, RINGBUF, RINGBUF_EXPECTED, STRINGS};
 use super::*;
@@ -53,13 +52,13 @@ fn kernel_map(m: &Map) -> kernel::Map {
 /// `f0`..`fN` of that type. Returns the raw BTF.
 fn func_btf(n: usize) -> Vec<u8> {
     let mut types: Vec<u32> = vec![
-        1,                     // [1] "int"
-        1 << 24,               // BTF_KIND_INT
-        4,                     // size
-        (1 << 24) | 32,        // signed, 32 bits
-        0,                     // [2] FUNC_PROTO, no name
-        13 << 24,              // BTF_KIND_FUNC_PROTO, 0 params
-        1,                     // returns int
+        1,              // [1] "int"
+        1 << 24,        // BTF_KIND_INT
+        4,              // size
+        (1 << 24) | 32, // signed, 32 bits
+        0,              // [2] FUNC_PROTO, no name
+        13 << 24,       // BTF_KIND_FUNC_PROTO, 0 params
+        1,              // returns int
     ];
     let mut strings = b"\0int\0".to_vec();
     for i in 0..n {
@@ -70,7 +69,13 @@ fn func_btf(n: usize) -> Vec<u8> {
     let mut btf = Vec::new();
     btf.extend(0xeb9fu16.to_ne_bytes());
     btf.extend([1u8, 0]);
-    for w in [24u32, 0, type_bytes.len() as u32, type_bytes.len() as u32, strings.len() as u32] {
+    for w in [
+        24u32,
+        0,
+        type_bytes.len() as u32,
+        type_bytes.len() as u32,
+        strings.len() as u32,
+    ] {
         btf.extend(w.to_ne_bytes());
     }
     btf.extend(type_bytes);
@@ -133,12 +138,15 @@ fn both(src: &str, make: impl Fn() -> Vec<Arc<Map>>) -> (Vec<i64>, Vec<i64>) {
     (kernel_results(&kmaps[0]), results(&ours[0]))
 }
 
+/// Builds a fresh set of maps for one side of a comparison.
+type MakeMaps = fn() -> Vec<Arc<Map>>;
+
 #[test]
 fn map_sequences_match_the_kernel() {
     if !available() {
         return;
     }
-    let cases: [(&str, Vec<i64>, fn() -> Vec<Arc<Map>>); 3] = [
+    let cases: [(&str, Vec<i64>, MakeMaps); 3] = [
         (HASH_SEQUENCE, HASH_EXPECTED.to_vec(), || {
             vec![results_map(12), map(MapType::Hash, 4, 8, 2)]
         }),
@@ -162,7 +170,10 @@ fn callbacks_match_the_kernel() {
         return;
     }
     let (k, o) = both(LOOP, || vec![results_map(6)]);
-    assert_eq!((k.as_slice(), o.as_slice()), (&LOOP_EXPECTED[..], &LOOP_EXPECTED[..]));
+    assert_eq!(
+        (k.as_slice(), o.as_slice()),
+        (&LOOP_EXPECTED[..], &LOOP_EXPECTED[..])
+    );
     let (k, o) = both(FOR_EACH_ARRAY, || vec![results_map(5), tens_array()]);
     assert_eq!(k, o);
     assert_eq!(o, [5, 10, 100, 3, -22]);
@@ -179,7 +190,9 @@ fn tail_call_limit_matches_the_kernel() {
     ];
     let prog = kernel_load(TAIL_SELF, &kmaps);
     let fd = prog.as_fd().as_raw_fd() as u32;
-    kmaps[1].update(&2u32.to_ne_bytes(), &fd.to_ne_bytes(), 0).unwrap();
+    kmaps[1]
+        .update(&2u32.to_ne_bytes(), &fd.to_ne_bytes(), 0)
+        .unwrap();
     let out = prog
         .test_run(&TestRun {
             data_in: &[0u8; 64],

@@ -132,7 +132,10 @@ fn hash_update_lookup_delete_errnos() {
     let maps = [results_map(12), map(MapType::Hash, 4, 8, 2)];
     assert_eq!(run(HASH_SEQUENCE, &maps), Ok(2));
     assert_eq!(results(&maps[0]), HASH_EXPECTED);
-    assert_eq!(maps[1].lookup(&8u32.to_ne_bytes()).unwrap(), 43u64.to_ne_bytes());
+    assert_eq!(
+        maps[1].lookup(&8u32.to_ne_bytes()).unwrap(),
+        43u64.to_ne_bytes()
+    );
     // Unchecked mode gives the same results on a fresh map.
     let maps = [results_map(12), map(MapType::Hash, 4, 8, 2)];
     let mut vm = load(HASH_SEQUENCE, &maps);
@@ -205,7 +208,10 @@ fn array_update_errnos_and_pointer_writes() {
     let maps = [results_map(5), map(MapType::Array, 4, 8, 4)];
     assert_eq!(run(ARRAY_SEQUENCE, &maps), Ok(2));
     assert_eq!(results(&maps[0]), ARRAY_EXPECTED);
-    assert_eq!(maps[1].lookup(&3u32.to_ne_bytes()).unwrap(), 105u64.to_ne_bytes());
+    assert_eq!(
+        maps[1].lookup(&3u32.to_ne_bytes()).unwrap(),
+        105u64.to_ne_bytes()
+    );
 }
 
 /// Queue: push 3 into room for 2 (-E2BIG), push with BPF_EXIST (drops the oldest),
@@ -278,8 +284,10 @@ fn queue_push_pop_peek() {
 
 #[test]
 fn read_only_maps_refuse_program_writes() {
-    let ro = Map::new(&MapDef::new(MapType::Hash, 4, 8, 4).with_flags(crate::maps::flags::BPF_F_RDONLY_PROG))
-        .unwrap();
+    let ro = Map::new(
+        &MapDef::new(MapType::Hash, 4, 8, 4).with_flags(crate::maps::flags::BPF_F_RDONLY_PROG),
+    )
+    .unwrap();
     let maps = [results_map(1), ro];
     let src = "
         r9 = map[idx:0]+0
@@ -341,19 +349,32 @@ fn percpu_lookup_by_cpu() {
     // The current CPU of this thread is 0 unless set.
     assert_eq!(
         results(&maps[0]),
-        [100 + n as i64 - 1, 0, 100 + crate::maps::current_cpu() as i64]
+        [
+            100 + n as i64 - 1,
+            0,
+            100 + crate::maps::current_cpu() as i64
+        ]
     );
 }
 
 #[test]
 fn map_in_map_inner_handles_are_usable() {
     let inner = map(MapType::Array, 4, 8, 1);
-    inner.update(&0u32.to_ne_bytes(), &77u64.to_ne_bytes(), BPF_ANY).unwrap();
+    inner
+        .update(&0u32.to_ne_bytes(), &77u64.to_ne_bytes(), BPF_ANY)
+        .unwrap();
     let outer = Map::new(
-        &MapDef::new(MapType::ArrayOfMaps, 4, 4, 2).with_inner(MapDef::new(MapType::Array, 4, 8, 1)),
+        &MapDef::new(MapType::ArrayOfMaps, 4, 4, 2).with_inner(MapDef::new(
+            MapType::Array,
+            4,
+            8,
+            1,
+        )),
     )
     .unwrap();
-    outer.set_inner_map(&1u32.to_ne_bytes(), &inner, BPF_ANY).unwrap();
+    outer
+        .set_inner_map(&1u32.to_ne_bytes(), &inner, BPF_ANY)
+        .unwrap();
     let maps = [results_map(2), outer];
     let src = "
         r9 = map[idx:0]+0
@@ -380,7 +401,10 @@ fn map_in_map_inner_handles_are_usable() {
     let (a, b) = run_both(src, &maps);
     assert_eq!(a, b);
     assert_eq!(results(&maps[0])[0], 78);
-    assert_eq!(inner.lookup(&0u32.to_ne_bytes()).unwrap(), 78u64.to_ne_bytes());
+    assert_eq!(
+        inner.lookup(&0u32.to_ne_bytes()).unwrap(),
+        78u64.to_ne_bytes()
+    );
 }
 
 fn helper_fault(r: Result<u64, RunError>) -> (u32, crate::vm::Fault) {
@@ -398,7 +422,10 @@ fn bad_arguments_fault_in_checked_mode() {
         "r1 = map[idx:0]\nr2 = 4096\ncall bpf_map_lookup_elem\nexit",
         &maps,
     ));
-    assert_eq!((h, f.addr, f.size, f.kind), (1, 4096, 4, FaultKind::OutOfBounds));
+    assert_eq!(
+        (h, f.addr, f.size, f.kind),
+        (1, 4096, 4, FaultKind::OutOfBounds)
+    );
     // Key runs past the top of the stack (4 bytes from r10 - 2).
     let (_, f) = helper_fault(run(
         "r1 = map[idx:0]\nr2 = r10\nr2 += -2\ncall bpf_map_lookup_elem\nexit",
@@ -417,7 +444,10 @@ fn bad_arguments_fault_in_checked_mode() {
         &maps,
     ));
     assert_eq!((h, f.addr, f.kind), (3, 0x1234, FaultKind::NotAMap));
-    let vm = load("r1 = map[idx:0]\nr2 = r10\nr2 += -8\ncall bpf_map_lookup_elem\nexit", &maps);
+    let vm = load(
+        "r1 = map[idx:0]\nr2 = r10\nr2 += -8\ncall bpf_map_lookup_elem\nexit",
+        &maps,
+    );
     let (_, f) = helper_fault(vm.run(&mut RunContext::new(), 0, 0));
     assert_eq!(f.kind, FaultKind::NotAMap);
     // Pop into read-only memory: the queue value is written.

@@ -49,7 +49,11 @@ fn probe_read_copies_host_memory_and_fails_safely() {
         // NULL, an unmapped page, a non-canonical address: -EFAULT (-ERANGE for the
         // NULL page and the `_kernel` variant, as the kernel) and zeroed, no crash.
         for bad in [0, 8, 0xdead_0000_0000, 0xffff_8000_0000_0000] {
-            let err = if id == 113 && bad < 65536 { -ERANGE } else { -EFAULT };
+            let err = if id == 113 && bad < 65536 {
+                -ERANGE
+            } else {
+                -EFAULT
+            };
             let (r, bytes) = probe_read(id, bad, 16);
             assert_eq!((r, bytes), (err, [0; 16]), "helper {id} at {bad:#x}");
         }
@@ -136,8 +140,14 @@ fn current_task_helpers() {
             run(src, &maps).unwrap();
             let r = results(&maps[0]);
             // SAFETY: plain libc getters.
-            let (pid, tid, uid, gid) =
-                unsafe { (libc::getpid(), libc::gettid(), libc::getuid(), libc::getgid()) };
+            let (pid, tid, uid, gid) = unsafe {
+                (
+                    libc::getpid(),
+                    libc::gettid(),
+                    libc::getuid(),
+                    libc::getgid(),
+                )
+            };
             assert_eq!(r[0] as u64, (pid as u64) << 32 | tid as u64);
             assert_eq!(r[1] as u64, (gid as u64) << 32 | uid as u64);
             let comm: Vec<u8> = r[2..].iter().flat_map(|v| v.to_ne_bytes()).collect();
@@ -264,7 +274,12 @@ fn strncmp_and_snprintf() {
     check_strings(&results(&maps[0]));
     // Too few arguments for the format, a size not a multiple of 8, too many, NULL data:
     // -EINVAL (the kernel verifier already refuses the first two at load time).
-    for (data, len) in [("r10\nr4 += -32", 16), ("r10\nr4 += -32", 12), ("r10\nr4 += -104", 104), ("0", 8)] {
+    for (data, len) in [
+        ("r10\nr4 += -32", 16),
+        ("r10\nr4 += -32", 12),
+        ("r10\nr4 += -104", 104),
+        ("0", 8),
+    ] {
         let src = format!(
             "r1 = r10\nr1 += -8\nr2 = 8\nr3 = map[idx:1]+16\nr4 = {data}\nr5 = {len}\ncall bpf_snprintf\nexit"
         );
@@ -281,9 +296,7 @@ fn strncmp_and_snprintf() {
 
 #[test]
 fn trace_vprintk_formats_twelve_arguments() {
-    let maps = [rodata_map(
-        b"%d %d %d %d %d %d %d %d %d %d %d %d\n\0",
-    )];
+    let maps = [rodata_map(b"%d %d %d %d %d %d %d %d %d %d %d %d\n\0")];
     let mut src = String::new();
     for i in 0..13 {
         src += &format!("r1 = {}\n*(u64 *)(r10 - {})= r1\n", i + 1, 104 - 8 * i);
@@ -319,10 +332,7 @@ fn trace_vprintk_formats_twelve_arguments() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].text, "1 2 3 4 5 6 7 8 9 10 11 12\n");
     // 13 values is -EINVAL, 11 values for 12 conversions is -EINVAL.
-    let vm = load(
-        &src.replace("r0 = r6\n", "r0 = r7\n"),
-        &maps,
-    );
+    let vm = load(&src.replace("r0 = r6\n", "r0 = r7\n"), &maps);
     assert_eq!(vm.run(&mut ctx, 0, 0), Ok(neg(EINVAL)));
 }
 
@@ -471,7 +481,10 @@ fn ringbuf_commit_only_own_reservations() {
     let rb = map(MapType::RingBuf, 0, 0, 4096);
     let maps = [rb];
     // Submitting a pointer that is no reservation is a fault.
-    let (h, f) = fault(run("r1 = r10\nr1 += -8\nr2 = 0\ncall bpf_ringbuf_submit\nexit", &maps));
+    let (h, f) = fault(run(
+        "r1 = r10\nr1 += -8\nr2 = 0\ncall bpf_ringbuf_submit\nexit",
+        &maps,
+    ));
     assert_eq!((h, f.access), (132, crate::vm::Access::Write));
     // Submitting twice: the second is a fault.
     let src = "
@@ -491,7 +504,14 @@ fn ringbuf_commit_only_own_reservations() {
     // A record left reserved is discarded when the run ends: the ring is usable again.
     let leak = "r1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit";
     run(leak, &maps).unwrap();
-    run(RINGBUF.replace("map[idx:1]", "map[idx:0]").replace("r9 = map[idx:0]+0", "r9 = r10\nr9 += -64").as_str(), &maps).unwrap();
+    run(
+        RINGBUF
+            .replace("map[idx:1]", "map[idx:0]")
+            .replace("r9 = map[idx:0]+0", "r9 = r10\nr9 += -64")
+            .as_str(),
+        &maps,
+    )
+    .unwrap();
     let mut n = 0;
     maps[0].ringbuf_consume(|_| n += 1).unwrap();
     assert_eq!(n, 2);

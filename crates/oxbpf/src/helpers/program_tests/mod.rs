@@ -25,7 +25,10 @@ impl MapResolver for Maps {
     }
     fn map_value_addr(&self, map: MapRef, off: u32) -> Option<u64> {
         let (MapRef::Fd(i) | MapRef::Idx(i)) = map;
-        self.0.get(usize::try_from(i).ok()?)?.direct_value_addr(off).ok()
+        self.0
+            .get(usize::try_from(i).ok()?)?
+            .direct_value_addr(off)
+            .ok()
     }
 }
 
