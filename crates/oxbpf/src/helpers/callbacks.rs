@@ -1,24 +1,22 @@
 //! Helpers that run program code: `bpf_loop` and `bpf_for_each_map_elem` call a BPF
-//! subprogram through the engine's callback hook ([`RunContext::call_function`]);
+//! subprogram through the engine's callback hook ([`RunContext::call_bpf`]);
 //! `bpf_tail_call` asks the engine to continue in another program
 //! ([`RunContext::tail_call`]). See `vm/hooks.rs` for the engine side.
 
-use super::errno::{E2BIG, EBUSY, EINVAL, ENOENT, ENOTSUPP};
+use super::errno::{E2BIG, EBUSY, EINVAL, ENOENT};
 use super::map::map_arg;
 use super::{kernel_helper, neg_errno, ArgKind, Helper, HelperProto, RetKind};
 use crate::maps::MapType;
-use crate::vm::{Access, CallbackError, MemRegion, RunContext, TailCall, MAX_TAIL_CALL_CNT};
+use crate::vm::{Access, CallbackFailed, MemRegion, RunContext, TailCall, MAX_TAIL_CALL_CNT};
 
 /// Most iterations `bpf_loop` runs (`BPF_MAX_LOOPS`).
 pub const BPF_MAX_LOOPS: u64 = 1 << 23;
 
-/// What a helper returns when its callback could not run: the engine has no hook
-/// (-ENOTSUPP), or it failed and the engine stops the run anyway (the value is unseen).
-fn callback_failed(e: CallbackError) -> u64 {
-    match e {
-        CallbackError::NoEngine => neg_errno(ENOTSUPP),
-        CallbackError::Aborted => neg_errno(EINVAL),
-    }
+/// What a helper returns when its callback could not run: the engine stops the run with
+/// the callback's error (the value is then unseen); without an engine (a direct call),
+/// -EINVAL.
+fn callback_failed(_: CallbackFailed) -> u64 {
+    neg_errno(EINVAL)
 }
 
 /// `long bpf_loop(u32 nr_loops, void *callback_fn, void *callback_ctx, u64 flags)`: calls
@@ -46,7 +44,7 @@ pub extern "C" fn bpf_loop(
     }
     let nr = nr_loops;
     for i in 0..nr {
-        match ctx.call_function(callback_fn, [i, callback_ctx, 0, 0, 0]) {
+        match ctx.call_bpf(callback_fn, [i, callback_ctx, 0, 0, 0]) {
             Ok(0) => {}
             Ok(_) => return i + 1,
             Err(e) => return callback_failed(e),
@@ -90,7 +88,7 @@ pub extern "C" fn bpf_for_each_map_elem(
         if ctx.check(value, value_len, Access::Read).is_err() {
             ctx.refresh_map_regions(m);
         }
-        let r = ctx.call_function(callback_fn, [map, key, value, callback_ctx, 0]);
+        let r = ctx.call_bpf(callback_fn, [map, key, value, callback_ctx, 0]);
         if temp_key {
             ctx.remove_region(&key_region);
         }

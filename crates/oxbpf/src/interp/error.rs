@@ -27,7 +27,7 @@ pub enum LoadError {
         imm: i32,
         off: i32,
     },
-    /// An `lddw` form the interpreter does not implement (`BTF_ID`, `FUNC`).
+    /// An `lddw` form the interpreter does not implement (`BTF_ID`: kernel variables).
     #[error("instruction {slot}: lddw {pseudo:?} is not supported by the interpreter")]
     UnsupportedPseudo { slot: usize, pseudo: LdPseudo },
     /// A chain of calls is deeper than [`MAX_CALL_FRAMES`] frames.
@@ -64,12 +64,12 @@ pub enum RunError {
     /// `callx` with a register holding no registered helper id.
     #[error("instruction {slot}: callx to unknown helper id {id}")]
     UnknownHelper { slot: u32, id: u64 },
+    /// A helper asked to call a BPF callback that is not the start of a function.
+    #[error("instruction {slot}: helper called {func:#x}, which is not a function of the program")]
+    BadCallback { slot: u32, func: u64 },
     /// `LD_ABS` / `LD_IND` with no packet set in the run context.
     #[error("instruction {slot}: LD_ABS/LD_IND but the run context has no packet")]
     NoPacket { slot: u32 },
-    /// A helper was given a callback that is not a subprogram of the program.
-    #[error("instruction {slot}: callback {func:#x} is not the start of a subprogram")]
-    BadCallback { slot: u32, func: u64 },
     /// A tail call's target is not a program the interpreter can run.
     #[error(
         "instruction {slot}: tail call target program {prog_id} is not an interpreter program"
@@ -86,8 +86,8 @@ impl RunError {
             | RunError::Budget { slot, .. }
             | RunError::CallDepth { slot }
             | RunError::UnknownHelper { slot, .. }
-            | RunError::NoPacket { slot }
             | RunError::BadCallback { slot, .. }
+            | RunError::NoPacket { slot }
             | RunError::TailCallTarget { slot, .. } => slot as usize,
         }
     }

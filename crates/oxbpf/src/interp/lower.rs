@@ -586,9 +586,9 @@ fn lower_one(
                 LdPseudo::MapIdxValue => {
                     maps.and_then(|m| m.map_value_addr(MapRef::Idx(imm), imm2 as u32))
                 }
-                // A function reference is the callee's slot (validated to be a function
-                // start by `isa::validate`); callback helpers hand it back to the engine.
-                LdPseudo::Func => u64::try_from(slot as i64 + 1 + imm as i64).ok(),
+                // The callback handle helpers pass to `RunContext::call_bpf`: the
+                // function's start slot (isa::validate checked it is a function start).
+                LdPseudo::Func => Some((slot as i64 + 1 + imm as i64) as u64),
                 LdPseudo::BtfId => return Err(LoadError::UnsupportedPseudo { slot, pseudo }),
             };
             Op::LdDw {

@@ -13,6 +13,10 @@
 //! is only for programs a verifier has proven safe. An instruction budget (default
 //! [`DEFAULT_BUDGET`]) stops runaway loops in both modes.
 //!
+//! Helpers can call BPF callbacks with [`RunContext::call_bpf`]: `lddw src=4` loads the
+//! callback's start slot, and the callback runs in a new frame of the same run (same
+//! budget, frame limit and error reporting).
+//!
 //! ```
 //! use oxbpf::helpers::Registry;
 //! use oxbpf::interp::Interpreter;
@@ -63,8 +67,8 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Interpreter {
     code: Box<[Op]>,
-    /// Start slots of the functions (valid callback targets), sorted.
-    funcs: Box<[u64]>,
+    /// Start slots of the functions, sorted: the valid targets of callbacks.
+    funcs: Box<[usize]>,
     helpers: Registry,
     mode: Mode,
     budget: Option<u64>,
@@ -105,13 +109,9 @@ impl Interpreter {
         isa::validate(insns)?;
         structure::check_call_depth(insns)?;
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
-        let funcs = isa::function_starts(insns)
-            .into_iter()
-            .map(|s| s as u64)
-            .collect();
         Ok(Interpreter {
             code,
-            funcs,
+            funcs: isa::function_starts(insns).into_boxed_slice(),
             helpers: helpers.clone(),
             mode: Mode::Checked,
             budget: Some(DEFAULT_BUDGET),
@@ -151,13 +151,16 @@ impl Interpreter {
     /// Runs the program with `r1`, `r2` as arguments (`r3`-`r9` start at 0, `r10` at the
     /// top of the stack) and returns `r0` at the entry function's `exit`.
     /// `ctx.insn_count` holds the number of executed instructions afterwards, also after
-    /// an error. Callbacks and tail calls ([`crate::vm::ProgramTable`]) run within the same
-    /// budget; ring buffer records the program left reserved are discarded at the end.
+    /// an error.
     pub fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
         let budget = self.budget.unwrap_or(u64::MAX);
         match self.mode {
-            Mode::Checked => exec::run::<true>(self, ctx, r1, r2, budget),
-            Mode::Unchecked => exec::run::<false>(self, ctx, r1, r2, budget),
+            Mode::Checked => {
+                exec::run::<true>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
+            Mode::Unchecked => {
+                exec::run::<false>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
         }
     }
 

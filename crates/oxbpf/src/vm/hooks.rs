@@ -1,17 +1,6 @@
-//! What helpers need from the engine and the runtime besides memory: calling back into the
-//! program (`bpf_loop`, `bpf_for_each_map_elem`), tail calls, the maps a run may name, and
-//! ring buffer records it holds.
-//!
-//! # Callbacks
-//! An engine that supports callbacks installs a [`CallbackHook`] in the [`RunContext`] for
-//! the duration of a run. A helper calls [`RunContext::call_function`] with the callee (the
-//! value a `BPF_PSEUDO_FUNC` `lddw` put in a register: opaque to helpers, the engine's own
-//! encoding — the interpreter uses the callee's slot, a JIT would use a code address) and
-//! `r1`-`r5`; the engine runs that subprogram as a new call frame on top of the current
-//! chain (it counts against `MAX_CALL_FRAMES`, and sees the caller frames' stack, as in the
-//! kernel) and returns its `r0`. If the callback run fails (fault, budget, bad callee) the
-//! engine keeps the error, the call returns [`CallbackError::Aborted`], the helper returns
-//! at once, and the engine stops the run with that error when the helper returns.
+//! What helpers need from the engine and the runtime besides memory and callbacks
+//! ([`RunContext::call_bpf`]): tail calls, the maps a run may name, and the ring buffer
+//! records it holds.
 //!
 //! # Tail calls
 //! `bpf_tail_call` resolves the target through the runtime's [`ProgramTable`]
@@ -39,33 +28,6 @@ use crate::maps::{self, Map};
 
 /// Tail calls one run may take (the kernel's `MAX_TAIL_CALL_CNT`): the 34th fails.
 pub const MAX_TAIL_CALL_CNT: u32 = 33;
-
-/// How a helper calls back into the running program.
-///
-/// `call` runs the function `func` (engine encoding) with `args` as `r1`-`r5` on top of the
-/// current call chain and returns its `r0`, or `None` after recording the failure in its
-/// own state (`data`).
-#[derive(Clone, Copy, Debug)]
-pub struct CallbackHook {
-    /// The engine's entry point for callbacks.
-    pub call:
-        unsafe fn(data: *const (), ctx: &mut RunContext, func: u64, args: [u64; 5]) -> Option<u64>,
-    /// The engine's state for this run, passed back to `call`.
-    pub data: *const (),
-}
-
-/// Why [`RunContext::call_function`] returned no value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CallbackError {
-    /// No engine hook is installed (the helper was called outside a run, or by an engine
-    /// without callback support).
-    #[error("the engine running this program does not support callbacks")]
-    NoEngine,
-    /// The callback failed; the engine stops the run with the reason once the helper
-    /// returns. The helper must return immediately.
-    #[error("the callback failed")]
-    Aborted,
-}
 
 /// The runtime's table of loaded programs, for tail calls (the kernel's program idr).
 pub trait ProgramTable: Send + Sync {
@@ -104,25 +66,6 @@ fn map_region(r: maps::MemRegion) -> MemRegion {
 }
 
 impl RunContext {
-    /// Calls the BPF function `func` with `args` in `r1`-`r5` through the engine's
-    /// [`CallbackHook`] and returns its `r0`.
-    pub fn call_function(&mut self, func: u64, args: [u64; 5]) -> Result<u64, CallbackError> {
-        let hook = self.callback.ok_or(CallbackError::NoEngine)?;
-        // SAFETY: the engine installed the hook for the run in progress and keeps `data`
-        // alive until it removes the hook (see `replace_callback`).
-        unsafe { (hook.call)(hook.data, self, func, args) }.ok_or(CallbackError::Aborted)
-    }
-
-    /// Installs (or removes, with `None`) the engine's callback hook and returns the
-    /// previous one. Engines install theirs at the start of a run and restore the previous
-    /// one when it ends (runs nest for tail calls).
-    ///
-    /// # Safety
-    /// `hook.data` must stay valid for `hook.call` until the hook is replaced again.
-    pub unsafe fn replace_callback(&mut self, hook: Option<CallbackHook>) -> Option<CallbackHook> {
-        std::mem::replace(&mut self.callback, hook)
-    }
-
     /// Sets the table tail calls resolve program ids with.
     pub fn set_programs(&mut self, programs: Option<Arc<dyn ProgramTable>>) {
         self.programs = programs;

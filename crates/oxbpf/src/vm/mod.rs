@@ -9,10 +9,12 @@
 //! * [`RunContext`]: everything one run needs besides the program — the stack, the region
 //!   table, the trace log, the CPU id, the packet for `LD_ABS`, and the fault a helper
 //!   reports. Helpers receive it as their sixth argument.
-//! * [`CallbackHook`], [`ProgramTable`], [`TailCall`]: how helpers call back into the
-//!   program and take tail calls, and which maps they accept (see `hooks.rs`).
+//! * [`ProgramTable`], [`TailCall`]: how helpers take tail calls, which maps they accept
+//!   and which ring buffer records a run holds (see `hooks.rs`).
 //! * [`MapResolver`]: how `lddw` map pseudo forms become map handles and value addresses at
 //!   load time (filled in by the runtime / object loader).
+//! * [`CallbackHook`] / [`RunContext::call_bpf`]: how helpers such as `bpf_loop` call a BPF
+//!   function of the running program (the value `lddw src=4` loaded) in a new frame.
 //!
 //! Checked mode consults the region table on every access; unchecked mode (verified code)
 //! does not. The table is maintained in both modes, and helpers always check the memory they
@@ -24,8 +26,8 @@ mod hooks;
 mod region;
 mod trace;
 
-pub use context::{MapRef, MapResolver, RunContext};
-pub use hooks::{CallbackError, CallbackHook, ProgramTable, TailCall, MAX_TAIL_CALL_CNT};
+pub use context::{CallbackFailed, CallbackHook, MapRef, MapResolver, RunContext};
+pub use hooks::{ProgramTable, TailCall, MAX_TAIL_CALL_CNT};
 pub use region::{Access, Fault, FaultKind, MemRegion};
 pub use trace::{TraceLine, TraceLog};
 
