@@ -184,23 +184,70 @@ mod tests {
     fn standard_registry_uses_kernel_ids_and_names() {
         let r = Registry::standard();
         for (id, name) in [
+            (1, "map_lookup_elem"),
+            (2, "map_update_elem"),
+            (3, "map_delete_elem"),
+            (4, "probe_read"),
             (5, "ktime_get_ns"),
             (6, "trace_printk"),
             (7, "get_prandom_u32"),
             (8, "get_smp_processor_id"),
+            (12, "tail_call"),
+            (14, "get_current_pid_tgid"),
+            (15, "get_current_uid_gid"),
+            (16, "get_current_comm"),
+            (25, "perf_event_output"),
+            (28, "csum_diff"),
             (42, "get_numa_node_id"),
+            (45, "probe_read_str"),
+            (87, "map_push_elem"),
+            (88, "map_pop_elem"),
+            (89, "map_peek_elem"),
+            (112, "probe_read_user"),
+            (113, "probe_read_kernel"),
+            (114, "probe_read_user_str"),
+            (115, "probe_read_kernel_str"),
             (118, "jiffies64"),
             (125, "ktime_get_boot_ns"),
+            (130, "ringbuf_output"),
+            (131, "ringbuf_reserve"),
+            (132, "ringbuf_submit"),
+            (133, "ringbuf_discard"),
+            (134, "ringbuf_query"),
+            (164, "for_each_map_elem"),
+            (165, "snprintf"),
+            (173, "get_func_ip"),
+            (177, "trace_vprintk"),
+            (181, "loop"),
+            (182, "strncmp"),
+            (195, "map_lookup_percpu_elem"),
         ] {
-            let h = r.get(id).unwrap();
+            let h = r.get(id).unwrap_or_else(|| panic!("helper {id} missing"));
             assert_eq!(h.name, name);
             assert_eq!(ids::helper_id(name), Some(id as i32));
         }
+        assert_eq!(r.len(), 37);
         assert!(r.get(9).is_none());
         let p = r.get(6).unwrap().proto;
         assert!(p.gpl_only);
         assert_eq!(p.arg_count(), 2);
         assert_eq!(p.args[1], ArgKind::ConstSize);
+        // Kernel prototypes: licence, kinds, program types.
+        let lookup = r.get(1).unwrap().proto;
+        assert_eq!(
+            lookup.args[..2],
+            [ArgKind::ConstMapPtr, ArgKind::PtrToMapKey]
+        );
+        assert_eq!(lookup.ret, RetKind::PtrToMapValueOrNull);
+        assert!(!lookup.gpl_only);
+        assert_eq!(r.get(12).unwrap().proto.ret, RetKind::Void);
+        assert_eq!(r.get(181).unwrap().proto.args[1], ArgKind::PtrToFunc);
+        assert!(r.get(113).unwrap().proto.gpl_only);
+        assert!(r.get(4).unwrap().proto.prog_types.allows(2));
+        assert!(!r.get(4).unwrap().proto.prog_types.allows(6));
+        assert!(!r.get(173).unwrap().proto.prog_types.allows(6));
+        assert!(r.get(28).unwrap().proto.prog_types.allows(6));
+        assert_eq!(r.get(131).unwrap().proto.ret, RetKind::PtrToMemOrNull);
     }
 
     #[test]

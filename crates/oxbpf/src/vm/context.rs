@@ -100,7 +100,7 @@ pub struct RunContext {
     /// Messages written by `bpf_trace_printk`.
     pub trace: TraceLog,
     /// A tail call `bpf_tail_call` decided; the engine performs it right after the helper
-    /// returns (see [`hooks`](super::hooks)).
+    /// returns (see [`TailCall`]).
     pub tail_call: Option<TailCall>,
     /// What `bpf_get_func_ip` returns: the address of the traced function for tracing
     /// attachments, set by the runtime (0 when there is none).

@@ -38,6 +38,15 @@ pub trait ProgramTable: Send + Sync {
 }
 
 /// A tail call decided by `bpf_tail_call`, for the engine to perform.
+///
+/// The helper resolves the target through the runtime's [`ProgramTable`]
+/// ([`RunContext::set_programs`]), counts it ([`MAX_TAIL_CALL_CNT`] per run, in
+/// [`RunContext::tail_call_count`]) and leaves this in [`RunContext::tail_call`]. Right
+/// after the helper returns, the engine takes it and runs the target from its first
+/// instruction in place of the current function (same frame depth, fresh registers,
+/// `r1` = [`ctx_arg`](Self::ctx_arg), the run's remaining budget); the target's `r0` is the
+/// current function's return value. At the entry function that is the kernel's "jump,
+/// never return"; from a subprogram, as in the kernel, the subprogram's caller resumes.
 #[derive(Clone)]
 pub struct TailCall {
     /// Id of the target program.
