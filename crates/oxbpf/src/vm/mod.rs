@@ -20,6 +20,15 @@
 //! does not. The table is maintained in both modes, and helpers always check the memory they
 //! are handed through it, so the runtime registers map arenas and other embedder memory
 //! regardless of the mode.
+//!
+//! For helpers, the runtime also gives each run's context:
+//! * the program's maps, with [`RunContext::add_map`]: helpers accept only handles of
+//!   registered maps (a forged handle is a fault, never dereferenced), and their value and
+//!   key memory become regions;
+//! * the table of loaded programs tail calls jump to, with [`RunContext::set_programs`];
+//! * for tracing attachments, [`RunContext::func_ip`] (`bpf_get_func_ip`);
+//! * the CPU id in both [`RunContext::cpu_id`] (`bpf_get_smp_processor_id`) and
+//!   [`crate::maps::set_current_cpu`] (per-CPU maps, `BPF_F_CURRENT_CPU`).
 
 mod context;
 mod hooks;
