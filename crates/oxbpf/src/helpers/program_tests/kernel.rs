@@ -368,3 +368,72 @@ fn probe_read_faults_match_the_kernel() {
     assert_eq!([k[6], k[7]], [6, 0xffff_006f_6c6c_6568_u64 as i64]);
     assert_eq!([k[8], k[9]], [erange, 0]);
 }
+
+/// pid/tgid, uid/gid and comm of the current task: `BPF_PROG_TEST_RUN` runs the program
+/// in the calling thread, which is also the thread the interpreter runs in.
+const TASK: &str = "
+    r9 = map[idx:0]+0
+    call bpf_get_current_pid_tgid
+    *(u64 *)(r9 + 0) = r0
+    call bpf_get_current_uid_gid
+    *(u64 *)(r9 + 8) = r0
+    r1 = r9
+    r1 += 16
+    r2 = 16
+    call bpf_get_current_comm
+    *(u64 *)(r9 + 32) = r0
+    r1 = r9
+    r1 += 40
+    r2 = 5
+    call bpf_get_current_comm
+    r0 = 2
+    exit
+";
+
+#[test]
+fn current_task_matches_the_kernel() {
+    if !available() {
+        return;
+    }
+    let (k, o) = both(TASK, || vec![results_map(6)]);
+    assert_eq!(k, o);
+    // SAFETY: getpid has no preconditions.
+    assert_eq!(k[0] >> 32, i64::from(unsafe { libc::getpid() }));
+}
+
+/// `%s` of NULL and of an unmapped address prints nothing, in both.
+const SNPRINTF_BAD_STRINGS: &str = "
+    r9 = map[idx:0]+0
+    r1 = 0
+    *(u64 *)(r10 - 24) = r1
+    r1 = 0x10000000 ll
+    *(u64 *)(r10 - 16) = r1
+    r1 = 5
+    *(u64 *)(r10 - 8) = r1
+    r1 = r9
+    r1 += 8
+    r2 = 16
+    r3 = map[idx:1]+0
+    r4 = r10
+    r4 += -24
+    r5 = 24
+    call bpf_snprintf
+    *(u64 *)(r9 + 0) = r0
+    r0 = 2
+    exit
+";
+
+#[test]
+fn snprintf_of_bad_strings_matches_the_kernel() {
+    if !available() {
+        return;
+    }
+    let (k, o) = both(SNPRINTF_BAD_STRINGS, || {
+        let mut fmt = [0u8; 16];
+        fmt[..10].copy_from_slice(b"[%s|%s|%d]");
+        vec![results_map(3), rodata_map(&fmt)]
+    });
+    assert_eq!(k, o);
+    assert_eq!(k[0], 6);
+    assert_eq!(&k[1].to_ne_bytes()[..6], b"[||5]\0");
+}
