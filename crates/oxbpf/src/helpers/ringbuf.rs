@@ -1,9 +1,11 @@
 //! Ring buffer and perf event output helpers.
 //!
-//! Records a program reserves are tracked in the [`RunContext`]: `ringbuf_submit` and
-//! `ringbuf_discard` accept only a record reserved in this run and not yet committed (a
-//! forged or reused pointer is a fault, where the kernel verifier would reject the
-//! program), and records left reserved are discarded when the run ends.
+//! Records a program reserves are tracked in the [`RunContext`]: each is writable memory
+//! of the run while reserved (the rest of the ring is not, so record headers cannot be
+//! corrupted), `ringbuf_submit` and `ringbuf_discard` accept only a record reserved in this
+//! run and not yet committed (a forged or reused pointer is a fault, where the kernel
+//! verifier would reject the program), and records left reserved are discarded when the
+//! run ends.
 //!
 //! `perf_event_output` here is the generic form (tracing programs): `flags` holds only an
 //! index or `BPF_F_CURRENT_CPU` (the CPU set with `maps::set_current_cpu`). The packet
@@ -47,10 +49,8 @@ pub extern "C" fn bpf_ringbuf_reserve(
     let Some(m) = map_arg(ctx, map) else { return 0 };
     let p = m.ringbuf_reserve(size, flags) as usize as u64;
     if p != 0 {
-        if ctx.check(p, size, Access::Write).is_err() {
-            ctx.refresh_map_regions(m);
-        }
-        ctx.push_ringbuf_record(p);
+        // SAFETY: `p` was just reserved with `size` bytes on a registered map.
+        unsafe { ctx.push_ringbuf_record(p, size) };
     }
     p
 }

@@ -111,8 +111,8 @@ pub struct RunContext {
     pub(super) maps: Vec<Arc<Map>>,
     /// Index of the map found by the last handle lookup.
     pub(super) last_map: usize,
-    /// Ring buffer records reserved and not yet submitted or discarded.
-    pub(super) ringbuf_records: Vec<u64>,
+    /// Ring buffer records (address, length) reserved and not yet submitted or discarded.
+    pub(super) ringbuf_records: Vec<(u64, u64)>,
 }
 
 // SAFETY: the stack buffer is owned by the context; registered regions are, by the contract

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use super::context::RunContext;
 use super::region::{Access, Fault, FaultKind, MemRegion};
-use crate::maps::{self, Map};
+use crate::maps::{self, Map, MapType};
 
 /// Tail calls one run may take (the kernel's `MAX_TAIL_CALL_CNT`): the 34th fails.
 pub const MAX_TAIL_CALL_CNT: u32 = 33;
@@ -116,7 +116,13 @@ impl RunContext {
     /// Adds the map's current value and key memory to the region table (maps that allocate
     /// on demand grow new memory; helpers call this when a map returns a pointer outside
     /// the known regions).
+    /// Ring buffer memory is not added: programs may write only the records they reserve,
+    /// each registered for as long as it is reserved ([`push_ringbuf_record`]
+    /// (Self::push_ringbuf_record)), so a checked program cannot corrupt record headers.
     pub fn refresh_map_regions(&mut self, map: &Map) {
+        if map.map_type() == MapType::RingBuf {
+            return;
+        }
         let regions = map.value_regions().into_iter().chain(map.key_regions());
         for r in regions.map(map_region) {
             if !self.regions.contains(&r) {
@@ -190,17 +196,36 @@ impl RunContext {
         self.add_map(&inner);
     }
 
-    /// Records a ring buffer record reserved by the program (`bpf_ringbuf_reserve`).
-    pub fn push_ringbuf_record(&mut self, sample: u64) {
-        self.ringbuf_records.push(sample);
+    /// Records a ring buffer record of `len` bytes the program reserved
+    /// (`bpf_ringbuf_reserve`) and registers it as writable memory until it is committed.
+    ///
+    /// # Safety
+    /// `sample` must come from [`Map::ringbuf_reserve`] with `len` bytes, on a map
+    /// registered with this context, and not be committed yet.
+    pub unsafe fn push_ringbuf_record(&mut self, sample: u64, len: u64) {
+        // SAFETY: the reserved record stays valid and is the program's until it is
+        // submitted or discarded, which removes the region first.
+        unsafe {
+            self.add_region(MemRegion {
+                start: sample,
+                len,
+                writable: true,
+            })
+        };
+        self.ringbuf_records.push((sample, len));
     }
 
-    /// Takes a record the program reserved and has not committed yet; `false` if `sample`
-    /// is no such record.
+    /// Takes a record the program reserved and has not committed yet, removing its region;
+    /// `false` if `sample` is no such record.
     pub fn take_ringbuf_record(&mut self, sample: u64) -> bool {
-        match self.ringbuf_records.iter().rposition(|&s| s == sample) {
+        match self.ringbuf_records.iter().rposition(|&(s, _)| s == sample) {
             Some(i) => {
-                self.ringbuf_records.swap_remove(i);
+                let (start, len) = self.ringbuf_records.swap_remove(i);
+                self.remove_region(&MemRegion {
+                    start,
+                    len,
+                    writable: true,
+                });
                 true
             }
             None => false,
@@ -208,13 +233,14 @@ impl RunContext {
     }
 
     /// Discards every record the program reserved but did not submit or discard (the
-    /// kernel verifier rejects such programs; an unchecked-by-verifier program must not
-    /// leave the ring blocked). Engines call this when a run ends.
+    /// kernel verifier rejects such programs; a program run unverified must not leave the
+    /// ring blocked). Engines call this when a run ends.
     pub fn discard_ringbuf_records(&mut self) {
-        for sample in std::mem::take(&mut self.ringbuf_records) {
+        while let Some(&(sample, _)) = self.ringbuf_records.last() {
+            self.take_ringbuf_record(sample);
             // SAFETY: every recorded sample came from `Map::ringbuf_reserve` on a map the
-            // context still holds (ring buffer maps are registered to be usable), and was
-            // neither submitted nor discarded (those remove it from the list).
+            // context holds (`push_ringbuf_record`'s contract) and was neither submitted
+            // nor discarded (those remove it from the list).
             unsafe { maps::ringbuf_discard(sample as usize as *mut u8, 0) };
         }
     }

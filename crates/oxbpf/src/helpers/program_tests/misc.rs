@@ -501,6 +501,38 @@ fn ringbuf_commit_only_own_reservations() {
         call bpf_ringbuf_submit
         exit";
     assert_eq!(fault(run(src, &maps)).0, 132);
+    // Only the reserved bytes are writable, and only until they are committed.
+    let past_end = "
+        r1 = map[idx:0]
+        r2 = 8
+        r3 = 0
+        call bpf_ringbuf_reserve
+        if r0 == 0 goto +1
+        *(u64 *)(r0 + 8) = r0
+        exit";
+    match run(past_end, &maps) {
+        Err(RunError::Memory { slot: 6, fault }) => assert_eq!(fault.kind, FaultKind::OutOfBounds),
+        other => panic!("{other:?}"),
+    }
+    let after_submit = "
+        r1 = map[idx:0]
+        r2 = 8
+        r3 = 0
+        call bpf_ringbuf_reserve
+        if r0 == 0 goto +5
+        r6 = r0
+        r1 = r0
+        r2 = 0
+        call bpf_ringbuf_submit
+        *(u64 *)(r6 + 0) = r6
+        exit";
+    assert!(matches!(
+        run(after_submit, &maps),
+        Err(RunError::Memory { slot: 10, .. })
+    ));
+    let mut n = 0;
+    maps[0].ringbuf_consume(|_| n += 1).unwrap();
+    assert_eq!(n, 1);
     // A record left reserved is discarded when the run ends: the ring is usable again.
     let leak = "r1 = map[idx:0]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit";
     run(leak, &maps).unwrap();
