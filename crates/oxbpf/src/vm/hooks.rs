@@ -117,8 +117,9 @@ impl RunContext {
     /// on demand grow new memory; helpers call this when a map returns a pointer outside
     /// the known regions).
     /// Ring buffer memory is not added: programs may write only the records they reserve,
-    /// each registered for as long as it is reserved ([`push_ringbuf_record`]
-    /// (Self::push_ringbuf_record)), so a checked program cannot corrupt record headers.
+    /// each registered for as long as it is reserved
+    /// ([`push_ringbuf_record`](Self::push_ringbuf_record)), so a checked program cannot
+    /// corrupt record headers.
     pub fn refresh_map_regions(&mut self, map: &Map) {
         if map.map_type() == MapType::RingBuf {
             return;
