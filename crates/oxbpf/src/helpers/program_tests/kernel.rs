@@ -177,6 +177,20 @@ fn callbacks_match_the_kernel() {
     let (k, o) = both(FOR_EACH_ARRAY, || vec![results_map(5), tens_array()]);
     assert_eq!(k, o);
     assert_eq!(o, [5, 10, 100, 3, -22]);
+    // A hash map: iteration order differs, so compare the order-independent results (the
+    // count, key and value sums, and the flags check).
+    let hash = || {
+        let h = map(MapType::Hash, 4, 8, 8);
+        for i in 0..5u32 {
+            h.update(&i.to_ne_bytes(), &(10 * i as u64).to_ne_bytes(), 0)
+                .unwrap();
+        }
+        vec![results_map(5), h]
+    };
+    let (k, o) = both(FOR_EACH_ARRAY, hash);
+    assert_eq!([k[0], k[1], k[2], k[4]], [5, 10, 100, -22]);
+    assert_eq!([o[0], o[1], o[2], o[4]], [5, 10, 100, -22]);
+    assert!((1..=5).contains(&k[3]) && (1..=5).contains(&o[3]));
 }
 
 #[test]
