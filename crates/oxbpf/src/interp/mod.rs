@@ -15,7 +15,12 @@
 //!
 //! Helpers can call BPF callbacks with [`RunContext::call_bpf`]: `lddw src=4` loads the
 //! callback's start slot, and the callback runs in a new frame of the same run (same
-//! budget, frame limit and error reporting).
+//! budget, frame limit and error reporting). A tail call (`bpf_tail_call` leaves a
+//! [`TailCall`](crate::vm::TailCall) in the context) runs the target [`Interpreter`] from
+//! the runtime's [`ProgramTable`](crate::vm::ProgramTable) in place of the current
+//! function, on the same budget; a target that is not an `Interpreter` stops the run with
+//! [`RunError::TailCallTarget`]. Ring buffer records left reserved are discarded when a
+//! run ends.
 //!
 //! ```
 //! use oxbpf::helpers::Registry;
