@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oxbpf::helpers::{ArgKind, Helper, HelperProto, Registry, RetKind};
+use oxbpf::helpers::Registry;
 use oxbpf::interp::{Interpreter, Mode};
 use oxbpf::isa;
 use oxbpf::maps::{Map, MapDef, MapType, BPF_ANY};
 use oxbpf::object::RelocKind;
-use oxbpf::vm::{Access, MapRef, MapResolver, MemRegion, RunContext};
+use oxbpf::vm::{MapRef, MapResolver, MemRegion, RunContext};
 
 use crate::lowmem::Packet;
 use crate::measure::{self, Budget};
@@ -37,7 +37,8 @@ impl Measured {
 /// An engine's outcome: a measurement, or why there is none (shown in the table).
 pub type Outcome = Result<Measured, String>;
 
-/// Map values of the benchmark maps live in oxbpf maps for every user-space engine.
+/// The benchmark's maps: oxbpf maps for every user-space engine (oxbpf's own helpers,
+/// rbpf's and native code's helpers below all use the same map implementation).
 pub struct BenchMaps {
     maps: Vec<Arc<Map>>,
 }
@@ -67,7 +68,7 @@ impl BenchMaps {
         &self.maps
     }
 
-    /// Every map value region, as the checked interpreter's region table wants them.
+    /// Every map value region (rbpf's interpreter allows accesses to them).
     fn value_regions(&self) -> Vec<MemRegion> {
         self.maps
             .iter()
@@ -96,78 +97,6 @@ impl MapResolver for BenchMaps {
     }
 }
 
-/// `bpf_map_lookup_elem` for oxbpf engines (main has no map helpers registered yet).
-extern "C" fn map_lookup_elem(
-    map: u64,
-    key: u64,
-    _: u64,
-    _: u64,
-    _: u64,
-    ctx: &mut RunContext,
-) -> u64 {
-    // SAFETY: the benchmark programs pass map handles from `lddw` map forms, which
-    // `BenchMaps` resolves to live maps that outlive every run.
-    let m = unsafe { Map::from_handle(map) };
-    if let Err(fault) = ctx.check(key, u64::from(m.def().key_size), Access::Read) {
-        ctx.fault = Some(fault);
-        return 0;
-    }
-    // SAFETY: the key was checked readable for key_size bytes just above.
-    unsafe { m.lookup_ptr(key as *const u8) as u64 }
-}
-
-/// `bpf_map_update_elem` for oxbpf engines.
-extern "C" fn map_update_elem(
-    map: u64,
-    key: u64,
-    value: u64,
-    flags: u64,
-    _: u64,
-    ctx: &mut RunContext,
-) -> u64 {
-    // SAFETY: as in `map_lookup_elem`.
-    let m = unsafe { Map::from_handle(map) };
-    let def = m.def();
-    let checked = ctx
-        .check(key, u64::from(def.key_size), Access::Read)
-        .and_then(|()| ctx.check(value, u64::from(def.value_size), Access::Read));
-    if let Err(fault) = checked {
-        ctx.fault = Some(fault);
-        return 0;
-    }
-    // SAFETY: key and value were checked readable for their sizes just above.
-    unsafe { m.update_from_prog(key as *const u8, value as *const u8, flags) as u64 }
-}
-
-/// oxbpf's standard helpers plus the two map helpers the benchmarks call.
-pub fn registry() -> Registry {
-    let mut r = Registry::standard();
-    r.register(Helper {
-        id: 1,
-        name: "map_lookup_elem",
-        func: map_lookup_elem,
-        proto: HelperProto::new(
-            &[ArgKind::ConstMapPtr, ArgKind::PtrToMapKey],
-            RetKind::PtrToMapValueOrNull,
-        ),
-    });
-    r.register(Helper {
-        id: 2,
-        name: "map_update_elem",
-        func: map_update_elem,
-        proto: HelperProto::new(
-            &[
-                ArgKind::ConstMapPtr,
-                ArgKind::PtrToMapKey,
-                ArgKind::PtrToMapValue,
-                ArgKind::Anything,
-            ],
-            RetKind::Integer,
-        ),
-    });
-    r
-}
-
 /// The program's bytes with map references bound to object map indices (oxbpf).
 fn oxbpf_bytes(loaded: &Loaded) -> Result<Vec<u8>, String> {
     let indices: Vec<i32> = (0..loaded.maps.len() as i32).collect();
@@ -182,7 +111,7 @@ fn oxbpf_bytes(loaded: &Loaded) -> Result<Vec<u8>, String> {
 pub fn oxbpf_load(loaded: &Loaded, maps: &BenchMaps) -> Result<Interpreter, String> {
     let bytes = oxbpf_bytes(loaded)?;
     let insns = isa::decode(&bytes).map_err(|e| e.to_string())?;
-    Interpreter::with_maps(&insns, &registry(), maps).map_err(|e| e.to_string())
+    Interpreter::with_maps(&insns, &Registry::standard(), maps).map_err(|e| e.to_string())
 }
 
 /// What a run of an oxbpf engine needs: the maps, the packet, and a run context whose
@@ -213,11 +142,16 @@ impl OxbpfRun {
                 writable: true,
             },
         ];
-        for r in regions.into_iter().chain(maps.value_regions()) {
-            // SAFETY: the context box, the packet mapping and the map arenas are owned by
-            // the returned value next to `ctx`, and no Rust reference to them is used while
-            // a program runs.
+        for r in regions {
+            // SAFETY: the context box and the packet mapping are owned by the returned
+            // value next to `ctx`, and no Rust reference to them is used while a program
+            // runs.
             unsafe { ctx.add_region(r) };
+        }
+        // oxbpf's map helpers accept registered maps only; registering also adds their
+        // value and key memory to the region table.
+        for map in maps.maps() {
+            ctx.add_map(map);
         }
         Ok(OxbpfRun { maps, packet, ctx })
     }
