@@ -223,7 +223,10 @@ fn conformance_programs_match() {
         compared += 1;
     }
     assert!(compared > 250, "only {compared} programs compared");
-    assert!(passed_expected > 200, "only {passed_expected} runs gave the expected result");
+    assert!(
+        passed_expected > 200,
+        "only {passed_expected} runs gave the expected result"
+    );
 }
 
 fn n_programs(default: usize) -> usize {
@@ -671,7 +674,17 @@ fn faulting_programs_match_in_checked_mode() {
     }
     eprintln!("outcomes: {seen:?}");
     // The generator must exercise every outcome.
-    for kind in ["ok", "OutOfBounds", "ReadOnly", "Unaligned", "helper", "budget"] {
-        assert!(seen.get(kind).copied().unwrap_or(0) * 200 > n, "{kind}: {seen:?}");
+    for kind in [
+        "ok",
+        "OutOfBounds",
+        "ReadOnly",
+        "Unaligned",
+        "helper",
+        "budget",
+    ] {
+        assert!(
+            seen.get(kind).copied().unwrap_or(0) * 200 > n,
+            "{kind}: {seen:?}"
+        );
     }
 }

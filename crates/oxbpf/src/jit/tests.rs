@@ -33,7 +33,11 @@ fn both(prog: &[Insn], helpers: &Registry, packet: Option<&[u8]>) -> Result<u64,
     let want_count = ctx.insn_count;
     // SAFETY: only used for programs whose accesses are valid (or that fault before any).
     let unchecked = unsafe { JitOptions::new().unchecked() };
-    for opts in [JitOptions::new(), JitOptions::new().blinding(true), unchecked] {
+    for opts in [
+        JitOptions::new(),
+        JitOptions::new().blinding(true),
+        unchecked,
+    ] {
         let jit = JitProgram::compile(&located, helpers, None, opts).expect("compiles");
         let got = jit.run(&mut ctx, 11, 22);
         assert_eq!(got, want, "{opts:?}\n{}", jit.disassemble());
@@ -107,7 +111,8 @@ fn runaway_loops_stop_with_the_budget() {
     let h = Registry::standard();
     let p = [mov(Reg::R0, 1), Insn::Ja { off: -2 }, Insn::Exit];
     let located = locate(&p);
-    let jit = JitProgram::compile(&located, &h, None, JitOptions::new().budget(Some(1001))).unwrap();
+    let jit =
+        JitProgram::compile(&located, &h, None, JitOptions::new().budget(Some(1001))).unwrap();
     let mut ctx = RunContext::new();
     // Blocks of 2: 500 whole iterations fit, the 501st block does not.
     assert_eq!(
@@ -221,7 +226,14 @@ fn callx_and_helper_faults_match() {
         ];
         let e = both(&p, &h, None).unwrap_err();
         assert!(
-            matches!(e, RunError::HelperMemory { slot: 3, helper: 6, .. }),
+            matches!(
+                e,
+                RunError::HelperMemory {
+                    slot: 3,
+                    helper: 6,
+                    ..
+                }
+            ),
             "{e:?}"
         );
     }
@@ -275,8 +287,7 @@ fn blinding_hides_immediates() {
     let located = locate(&p);
     let contains = |code: &[u8], v: &[u8]| code.windows(v.len()).any(|w| w == v);
     let plain = JitProgram::compile(&located, &h, None, JitOptions::new()).unwrap();
-    let blind =
-        JitProgram::compile(&located, &h, None, JitOptions::new().blinding(true)).unwrap();
+    let blind = JitProgram::compile(&located, &h, None, JitOptions::new().blinding(true)).unwrap();
     for imm in [
         &0x1122_3344_5566_7788u64.to_le_bytes()[..],
         &0x0bad_f00du32.to_le_bytes(),
@@ -306,9 +317,25 @@ fn listing_shows_each_instruction_and_its_code() {
     let text = jit.disassemble();
     let lines: Vec<&str> = text.lines().collect();
     let at = |s: &str| lines.iter().position(|l| l.starts_with(s)).unwrap();
-    let (i0, i1, i2, stubs) = (at("; 0: r0 = 0x1"), at("; 1: "), at("; 2: exit"), at("; out-of-line"));
+    let (i0, i1, i2, stubs) = (
+        at("; 0: r0 = 0x1"),
+        at("; 1: "),
+        at("; 2: exit"),
+        at("; out-of-line"),
+    );
     assert!(i0 < i1 && i1 < i2 && i2 < stubs, "{text}");
-    assert!(lines[i0 + 1..i1].iter().any(|l| l.contains("mov eax,1")), "{text}");
-    assert!(lines[i1 + 1..i2].iter().any(|l| l.contains("mov [r11],rax")), "{text}");
-    assert!(lines[i2 + 1..stubs].iter().any(|l| l.ends_with("ret")), "{text}");
+    assert!(
+        lines[i0 + 1..i1].iter().any(|l| l.contains("mov eax,1")),
+        "{text}"
+    );
+    assert!(
+        lines[i1 + 1..i2]
+            .iter()
+            .any(|l| l.contains("mov [r11],rax")),
+        "{text}"
+    );
+    assert!(
+        lines[i2 + 1..stubs].iter().any(|l| l.ends_with("ret")),
+        "{text}"
+    );
 }

@@ -96,14 +96,20 @@ pub(super) enum StubKind {
         write: bool,
     },
     /// Misaligned atomic; the address is in `r11`.
-    Unaligned { size: u32 },
+    Unaligned {
+        size: u32,
+    },
     /// A helper recorded a fault (`helper`: its id, `None` for `callx`).
-    HelperFault { helper: Option<u32> },
+    HelperFault {
+        helper: Option<u32>,
+    },
     CallxUnknown,
     LdPacket,
     CallDepth,
     /// The budget ran out at this block of `n` instructions.
-    Budget { n: u32 },
+    Budget {
+        n: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -173,7 +179,7 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
     c.trampoline(epilogue);
     let body_start = c.asm.new_label();
     c.asm.bind(body_start);
-    for slot in 0..ops.len() {
+    for (slot, &op) in ops.iter().enumerate() {
         if let Some(f) = c.func_labels[slot] {
             c.asm.bind(f);
             c.prologue();
@@ -184,7 +190,7 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
             c.asm.alu_imm(AluOp::Sub, Width::W64, BUDGET, n as i32);
             c.stub_jcc(Cond::B, slot, StubKind::Budget { n });
         }
-        c.op(slot, ops[slot]);
+        c.op(slot, op);
     }
     let stubs_start = c.asm.new_label();
     c.asm.bind(stubs_start);
@@ -399,8 +405,16 @@ impl Compiler {
     /// Records the error kind and slot and unwinds.
     fn fail(&mut self, kind: u32, slot: u32) {
         let a = &mut self.asm;
-        a.store_imm(super::Size::B32, Mem::base(FRAME, OFF_ERR_KIND), kind as i32);
-        a.store_imm(super::Size::B32, Mem::base(FRAME, OFF_ERR_SLOT), slot as i32);
+        a.store_imm(
+            super::Size::B32,
+            Mem::base(FRAME, OFF_ERR_KIND),
+            kind as i32,
+        );
+        a.store_imm(
+            super::Size::B32,
+            Mem::base(FRAME, OFF_ERR_SLOT),
+            slot as i32,
+        );
         a.jmp(self.bail);
     }
 
@@ -419,7 +433,11 @@ impl Compiler {
                 StubKind::Unaligned { size } => {
                     let a = &mut self.asm;
                     a.store(super::Size::B64, Mem::base(FRAME, OFF_ERR_AUX), Reg::R11);
-                    a.store_imm(super::Size::B32, Mem::base(FRAME, OFF_ERR_SIZE), size as i32);
+                    a.store_imm(
+                        super::Size::B32,
+                        Mem::base(FRAME, OFF_ERR_SIZE),
+                        size as i32,
+                    );
                     self.fail(err::UNALIGNED, s.slot);
                 }
                 StubKind::HelperFault { helper } => match helper {
@@ -438,8 +456,7 @@ impl Compiler {
                 StubKind::LdPacket => self.fail(err::LD_PACKET, s.slot),
                 StubKind::CallDepth => self.fail(err::CALL_DEPTH, s.slot),
                 StubKind::Budget { n } => {
-                    self.asm
-                        .alu_imm(AluOp::Add, Width::W64, BUDGET, n as i32);
+                    self.asm.alu_imm(AluOp::Add, Width::W64, BUDGET, n as i32);
                     self.fail(err::BUDGET, s.slot);
                 }
             }
@@ -587,8 +604,12 @@ impl Compiler {
             Op::LdxSH { d, s, off } => self.ldx(slot, super::Size::B16, true, d, s, off),
             Op::LdxSW { d, s, off } => self.ldx(slot, super::Size::B32, true, d, s, off),
             Op::StB { d, off, imm } => self.st(slot, super::Size::B8, d, off, Src::Imm(imm.into())),
-            Op::StH { d, off, imm } => self.st(slot, super::Size::B16, d, off, Src::Imm(imm.into())),
-            Op::StW { d, off, imm } => self.st(slot, super::Size::B32, d, off, Src::Imm(imm.into())),
+            Op::StH { d, off, imm } => {
+                self.st(slot, super::Size::B16, d, off, Src::Imm(imm.into()))
+            }
+            Op::StW { d, off, imm } => {
+                self.st(slot, super::Size::B32, d, off, Src::Imm(imm.into()))
+            }
             Op::StDW { d, off, imm } => {
                 self.st(slot, super::Size::B64, d, off, Src::Imm(imm.into()))
             }
