@@ -339,3 +339,54 @@ fn listing_shows_each_instruction_and_its_code() {
         "{text}"
     );
 }
+
+/// The fastest of `n` runs of `f` (the machine is shared: the minimum is the best
+/// estimate of the uncontended cost).
+fn min_time(n: u32, mut f: impl FnMut()) -> std::time::Duration {
+    (0..n)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "timing report, run with --release --ignored --nocapture"]
+fn compile_phase_timings() {
+    use crate::testgen::{random_program, GenConfig, Rng};
+    let h = Registry::standard();
+    let cfg = GenConfig {
+        body_len: 3_800,
+        ..GenConfig::default()
+    };
+    let prog = locate(&random_program(&mut Rng::new(4000), &cfg));
+    let n = 300;
+    let prepare = min_time(n, || {
+        interp::prepare(&prog, &h, None).unwrap();
+    });
+    let ops = interp::prepare(&prog, &h, None).unwrap();
+    let opt = Options {
+        checked: true,
+        count: true,
+        blinding: false,
+        blind_seed: 0,
+    };
+    let codegen = min_time(n, || {
+        compile::compile(&ops, opt).unwrap();
+    });
+    let code = compile::compile(&ops, opt).unwrap().bytes;
+    let map = min_time(n, || {
+        ExecMemory::new(&code).unwrap();
+    });
+    let total = min_time(n, || {
+        JitProgram::compile(&prog, &h, None, JitOptions::new()).unwrap();
+    });
+    eprintln!(
+        "{} insns, {} code bytes: prepare {prepare:?}, codegen {codegen:?}, map {map:?}, total {total:?}",
+        prog.len(),
+        code.len()
+    );
+}
