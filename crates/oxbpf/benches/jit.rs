@@ -144,7 +144,11 @@ fn throughput(c: &mut Criterion) {
                     opts = unsafe { opts.unchecked() };
                 }
                 let jit = JitProgram::compile(&prog, &helpers, None, opts).unwrap();
-                let counted = if budget.is_some() { "budget" } else { "nobudget" };
+                let counted = if budget.is_some() {
+                    "budget"
+                } else {
+                    "nobudget"
+                };
                 group.bench_function(format!("{name}/jit/{mode:?}/{counted}"), |b| {
                     b.iter(|| jit.run_with_mem(&mut ctx, &mut mem).unwrap())
                 });

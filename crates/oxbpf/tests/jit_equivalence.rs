@@ -241,7 +241,7 @@ fn testgen_programs_match_in_both_modes() {
     let helpers = Registry::standard();
     let mut bench = Bench::new();
     let mut rng = Rng::new(0x0071_7e57);
-    let n = n_programs(if cfg!(debug_assertions) { 300 } else { 3000 });
+    let n = n_programs(if cfg!(debug_assertions) { 300 } else { 10_000 });
     for i in 0..n {
         let cfg = GenConfig {
             body_len: if i % 10 == 0 { 300 } else { 40 },
@@ -645,7 +645,7 @@ fn faulting_programs_match_in_checked_mode() {
     let helpers = Registry::standard();
     let mut bench = Bench::new();
     let mut rng = Rng::new(0x000f_a017);
-    let n = n_programs(if cfg!(debug_assertions) { 1500 } else { 20000 });
+    let n = n_programs(if cfg!(debug_assertions) { 1500 } else { 50_000 });
     let mem: Vec<u8> = (0..MEM_LEN as u8).map(|b| b.wrapping_mul(37)).collect();
     let ro: Vec<u8> = (0..RO_LEN as u8).map(|b| b ^ 0x5a).collect();
     let mut seen = std::collections::BTreeMap::<String, usize>::new();

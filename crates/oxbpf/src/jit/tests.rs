@@ -390,3 +390,19 @@ fn compile_phase_timings() {
         code.len()
     );
 }
+
+#[test]
+fn perf_map_names_the_code_range() {
+    let h = Registry::standard();
+    let jit = JitProgram::compile(
+        &locate(&[mov(Reg::R0, 1), Insn::Exit]),
+        &h,
+        None,
+        JitOptions::new(),
+    )
+    .unwrap();
+    listing::write_perf_map(&jit.mem, 2);
+    let map = std::fs::read_to_string(format!("/tmp/perf-{}.map", std::process::id())).unwrap();
+    let want = format!("{:x} {:x} ", jit.mem.as_ptr() as usize, jit.mem.code_len());
+    assert!(map.lines().any(|l| l.starts_with(&want)), "{map}");
+}

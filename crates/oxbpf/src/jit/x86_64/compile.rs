@@ -142,12 +142,15 @@ pub(super) struct Compiler {
     /// Shared checked-mode slow routines per (log2 size, write).
     check_routines: [[Option<Label>; 2]; 4],
     bail: Label,
+    /// Per error kind: sets the kind, takes the slot from `r10d`, unwinds.
+    bail_kinds: [Option<Label>; 9],
     rng: u64,
 }
 
 /// Compiles a lowered program (the interpreter's `prepare` output).
 pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
-    let mut asm = Asm::new();
+    // Typical sizes: ~20 bytes, ~1.5 labels and ~1.5 branches per instruction.
+    let mut asm = Asm::with_capacity(ops.len() * 24 + 512, ops.len() * 2 + 64, ops.len() * 2);
     let slot_labels: Vec<Label> = ops.iter().map(|_| asm.new_label()).collect();
     let mut func_labels = vec![None; ops.len()];
     if !ops.is_empty() {
@@ -173,6 +176,7 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
         stubs: Vec::new(),
         check_routines: [[None; 2]; 4],
         bail,
+        bail_kinds: [None; 9],
         rng: opt.blind_seed | 1,
     };
     let epilogue = c.asm.new_label();
@@ -402,20 +406,20 @@ impl Compiler {
         self.asm.ret();
     }
 
-    /// Records the error kind and slot and unwinds.
+    /// Records the error kind and slot and unwinds (through a routine shared per kind, so
+    /// that each stub is a `mov` and a `jmp`).
     fn fail(&mut self, kind: u32, slot: u32) {
-        let a = &mut self.asm;
-        a.store_imm(
-            super::Size::B32,
-            Mem::base(FRAME, OFF_ERR_KIND),
-            kind as i32,
-        );
-        a.store_imm(
-            super::Size::B32,
-            Mem::base(FRAME, OFF_ERR_SLOT),
-            slot as i32,
-        );
-        a.jmp(self.bail);
+        let i = (kind as usize).min(8);
+        let label = match self.bail_kinds[i] {
+            Some(l) => l,
+            None => {
+                let l = self.asm.new_label();
+                self.bail_kinds[i] = Some(l);
+                l
+            }
+        };
+        self.asm.mov_imm32_zx(Reg::R10, slot);
+        self.asm.jmp(label);
     }
 
     fn emit_stubs(&mut self, epilogue: Label) {
@@ -467,6 +471,19 @@ impl Compiler {
                 if let Some(label) = label {
                     self.emit_check_routine(label, 1 << k, w == 1);
                 }
+            }
+        }
+        for (kind, label) in self.bail_kinds.into_iter().enumerate() {
+            if let Some(label) = label {
+                let a = &mut self.asm;
+                a.bind(label);
+                a.store_imm(
+                    super::Size::B32,
+                    Mem::base(FRAME, OFF_ERR_KIND),
+                    kind as i32,
+                );
+                a.store(super::Size::B32, Mem::base(FRAME, OFF_ERR_SLOT), Reg::R10);
+                a.jmp(self.bail);
             }
         }
         self.asm.bind(self.bail);

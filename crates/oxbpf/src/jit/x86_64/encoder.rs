@@ -166,6 +166,17 @@ impl Asm {
         Asm::default()
     }
 
+    /// An empty code sink with room for `bytes` bytes of code, `labels` labels and
+    /// `branches` branches, so that large programs are emitted without reallocation.
+    pub fn with_capacity(bytes: usize, labels: usize, branches: usize) -> Asm {
+        Asm {
+            buf: Vec::with_capacity(bytes),
+            labels: Vec::with_capacity(labels),
+            branches: Vec::with_capacity(branches),
+            ..Asm::default()
+        }
+    }
+
     /// Bytes of fixed-size code emitted so far (relaxable branches not counted).
     pub fn fixed_len(&self) -> usize {
         self.buf.len()
