@@ -340,14 +340,24 @@ fn listing_shows_each_instruction_and_its_code() {
     );
 }
 
-/// The fastest of `n` runs of `f` (the machine is shared: the minimum is the best
-/// estimate of the uncontended cost).
+/// This thread's CPU time (immune to other processes sharing the cores, unlike wall time).
+fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The lowest CPU time of `n` runs of `f`.
 fn min_time(n: u32, mut f: impl FnMut()) -> std::time::Duration {
     (0..n)
         .map(|_| {
-            let t = std::time::Instant::now();
+            let t = thread_cpu_time();
             f();
-            t.elapsed()
+            thread_cpu_time() - t
         })
         .min()
         .unwrap_or_default()
@@ -405,4 +415,26 @@ fn perf_map_names_the_code_range() {
     let map = std::fs::read_to_string(format!("/tmp/perf-{}.map", std::process::id())).unwrap();
     let want = format!("{:x} {:x} ", jit.mem.as_ptr() as usize, jit.mem.code_len());
     assert!(map.lines().any(|l| l.starts_with(&want)), "{map}");
+}
+
+#[test]
+#[ignore = "profiling loop"]
+fn codegen_loop() {
+    use crate::testgen::{random_program, GenConfig, Rng};
+    let h = Registry::standard();
+    let cfg = GenConfig {
+        body_len: 3_800,
+        ..GenConfig::default()
+    };
+    let prog = locate(&random_program(&mut Rng::new(4000), &cfg));
+    let ops = interp::prepare(&prog, &h, None).unwrap();
+    let opt = Options {
+        checked: true,
+        count: true,
+        blinding: false,
+        blind_seed: 0,
+    };
+    for _ in 0..2000 {
+        compile::compile(&ops, opt).unwrap();
+    }
 }

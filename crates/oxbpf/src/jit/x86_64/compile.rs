@@ -135,7 +135,7 @@ pub(crate) struct Compiled {
 pub(super) struct Compiler {
     pub(super) asm: Asm,
     pub(super) opt: Options,
-    slot_labels: Vec<Label>,
+    slot_labels: Vec<Option<Label>>,
     func_labels: Vec<Option<Label>>,
     block_len: Vec<u32>,
     stubs: Vec<Stub>,
@@ -151,7 +151,15 @@ pub(super) struct Compiler {
 pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
     // Typical sizes: ~20 bytes, ~1.5 labels and ~1.5 branches per instruction.
     let mut asm = Asm::with_capacity(ops.len() * 24 + 512, ops.len() * 2 + 64, ops.len() * 2);
-    let slot_labels: Vec<Label> = ops.iter().map(|_| asm.new_label()).collect();
+    // Labels only where something branches to; other positions are cheap marks.
+    let mut slot_labels = vec![None; ops.len()];
+    for op in ops {
+        if let (Some(t), false) = (branch_info(op).0, matches!(op, Op::CallLocal { .. })) {
+            if let Some(l @ None) = slot_labels.get_mut(t as usize) {
+                *l = Some(asm.new_label());
+            }
+        }
+    }
     let mut func_labels = vec![None; ops.len()];
     if !ops.is_empty() {
         func_labels[0] = Some(asm.new_label());
@@ -183,12 +191,16 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
     c.trampoline(epilogue);
     let body_start = c.asm.new_label();
     c.asm.bind(body_start);
+    let mut marks = Vec::with_capacity(ops.len());
     for (slot, &op) in ops.iter().enumerate() {
+        marks.push(c.asm.mark());
         if let Some(f) = c.func_labels[slot] {
             c.asm.bind(f);
             c.prologue();
         }
-        c.asm.bind(c.slot_labels[slot]);
+        if let Some(l) = c.slot_labels[slot] {
+            c.asm.bind(l);
+        }
         if c.opt.count && c.block_len[slot] > 0 {
             let n = c.block_len[slot];
             c.asm.alu_imm(AluOp::Sub, Width::W64, BUDGET, n as i32);
@@ -202,9 +214,7 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
     let code = c.asm.finish()?;
     let off = |l: Label| code.label_offset(l).unwrap_or(0);
     Ok(Compiled {
-        slot_offsets: (0..ops.len())
-            .map(|s| off(c.func_labels[s].unwrap_or(c.slot_labels[s])))
-            .collect(),
+        slot_offsets: marks.iter().map(|&m| code.mark_offset(m)).collect(),
         body_start: off(body_start),
         stubs_start: off(stubs_start),
         bytes: code.bytes,
@@ -283,14 +293,16 @@ fn branch_info(op: &Op) -> (Option<u32>, bool) {
 }
 
 impl Compiler {
-    /// Label of the instruction at `slot`.
-    pub(super) fn slot_label(&self, slot: u32) -> Label {
-        self.slot_labels[slot as usize]
+    /// Label of the instruction at `slot` (created for every jump target before emission).
+    pub(super) fn slot_label(&mut self, slot: u32) -> Label {
+        let asm = &mut self.asm;
+        *self.slot_labels[slot as usize].get_or_insert_with(|| asm.new_label())
     }
 
-    /// Label of the function starting at `slot`.
-    pub(super) fn func_label(&self, slot: u32) -> Label {
-        self.func_labels[slot as usize].unwrap_or(self.slot_labels[slot as usize])
+    /// Label of the function starting at `slot` (created for every call target).
+    pub(super) fn func_label(&mut self, slot: u32) -> Label {
+        let asm = &mut self.asm;
+        *self.func_labels[slot as usize].get_or_insert_with(|| asm.new_label())
     }
 
     /// `jcc` to a new stub of `kind` for `slot`.

@@ -18,7 +18,7 @@ pub mod operands;
 pub(crate) mod runtime;
 
 pub use encoder::{
-    AluOp, Asm, AsmError, Code, Cond, Ext, Label, Mem, Reg, Rm, Scale, ShiftOp, Size, Width,
+    AluOp, Asm, AsmError, Code, Cond, Ext, Label, Mark, Mem, Reg, Rm, Scale, ShiftOp, Size, Width,
 };
 #[cfg(unix)]
 pub use memory::{ExecMemory, MemoryError};
