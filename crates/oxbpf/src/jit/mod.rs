@@ -10,11 +10,15 @@
 //!   offset need no check, others test the last region found inline and call into Rust
 //!   only on a miss.
 //! - [`Mode::Unchecked`]: no checks (atomics still require alignment), for verified code.
+//!   Helper calls clobber r1-r5 as in the kernel (the interpreter leaves them unchanged;
+//!   the verifier rejects reading them after a call), while checked mode preserves them so
+//!   that even unverified programs see the interpreter's values.
 //! - An instruction budget (default [`DEFAULT_BUDGET`]) counted per basic block; see
 //!   `x86_64::compile` for the one difference from the interpreter (where inside a block a
 //!   runaway program stops).
-//! - Optional constant blinding (as the kernel's `bpf_jit_harden`): no program immediate
-//!   appears in the machine code.
+//! - Optional constant blinding (as the kernel's `bpf_jit_harden`): no ALU, jump, store or
+//!   `lddw` immediate appears in the machine code, only `imm ^ key` and a per-instruction
+//!   random `key` (shift counts, at most 6 bits, and memory offsets are left as they are).
 //!
 //! [`JitProgram::disassemble`] lists each eBPF instruction followed by its machine code
 //! (Intel syntax), as `bpftool prog dump jited` does. With `OXBPF_PERF_MAP` set in the
