@@ -381,6 +381,7 @@ impl LoadedObject {
 }
 
 /// Options for [`Runtime::load_object_with`].
+#[derive(Default)]
 pub struct LoadOptions<'a> {
     /// Type for programs whose section does not name one (and override for all if
     /// `force_type`).
@@ -389,16 +390,6 @@ pub struct LoadOptions<'a> {
     pub force_type: bool,
     /// Only load these programs (function names); all if empty.
     pub only: &'a [String],
-}
-
-impl Default for LoadOptions<'_> {
-    fn default() -> Self {
-        LoadOptions {
-            prog_type: None,
-            force_type: false,
-            only: &[],
-        }
-    }
 }
 
 /// The in-process "kernel": id allocation, object tables, pins, the helper registry and
@@ -551,7 +542,7 @@ impl Runtime {
         }
         let mut programs = Vec::new();
         for p in &obj.programs {
-            if !opts.only.is_empty() && !opts.only.iter().any(|n| *n == p.name) {
+            if !opts.only.is_empty() && !opts.only.contains(&p.name) {
                 continue;
             }
             let ty = match (opts.force_type, opts.prog_type) {
