@@ -33,7 +33,7 @@ mod tag;
 
 pub use maphelpers::MAP_HELPERS;
 pub use memfuncs::PROVIDED as PROVIDED_EXTERNALS;
-pub use tag::{kernel_obj_name, prog_tag, tag_hex};
+pub use tag::{kernel_obj_name, prog_tag, tag_hex, TagHash};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -209,7 +209,8 @@ pub struct Program {
     pub section: String,
     /// The program type.
     pub prog_type: &'static ProgramType,
-    /// The kernel's tag: SHA-1 over the instructions with map immediates zeroed.
+    /// The kernel's tag: the hash ([`TagHash::default`], as current kernels) of the
+    /// instructions with map immediates zeroed.
     pub tag: [u8; 8],
     /// Instructions as loaded (map references hold map ids): the "xlated" program.
     pub insns: Vec<[u8; 8]>,
@@ -724,7 +725,7 @@ impl Runtime {
             func_name: p.name.clone(),
             section: p.section.clone(),
             prog_type: ty,
-            tag: prog_tag(&insns),
+            tag: prog_tag(&insns, TagHash::default()),
             insns,
             map_ids,
             loaded_at: SystemTime::now(),

@@ -1,6 +1,18 @@
 //! Program tags and object names, as the kernel computes and checks them.
 
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
+
+/// The hash the kernel takes the tag from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagHash {
+    /// SHA-256 (Linux 6.18 and later, which also keep the full digest for exclusive maps
+    /// and signed programs).
+    #[default]
+    Sha256,
+    /// SHA-1 (Linux 4.10 to 6.17).
+    Sha1,
+}
 
 /// `BPF_LD | BPF_IMM | BPF_DW`.
 const LDDW: u8 = 0x18;
@@ -9,12 +21,23 @@ const LDDW: u8 = 0x18;
 const MAP_FD: u8 = 1;
 const MAP_VALUE: u8 = 2;
 
-/// The program tag: the first 8 bytes of the SHA-1 of the instructions with the map
+/// The program tag: the first 8 bytes of the hash of the instructions with the map
 /// references' immediates (both slots of an `lddw` map/value load) zeroed, as the kernel's
 /// `bpf_prog_calc_tag` does so that tags do not depend on fd numbers.
 #[doc(alias = "bpf_prog_calc_tag")]
-pub fn prog_tag(insns: &[[u8; 8]]) -> [u8; 8] {
-    let mut h = Sha1::new();
+pub fn prog_tag(insns: &[[u8; 8]], hash: TagHash) -> [u8; 8] {
+    let bytes = tag_input(insns);
+    let mut tag = [0u8; 8];
+    match hash {
+        TagHash::Sha256 => tag.copy_from_slice(&Sha256::digest(&bytes)[..8]),
+        TagHash::Sha1 => tag.copy_from_slice(&Sha1::digest(&bytes)[..8]),
+    }
+    tag
+}
+
+/// The instructions as the tag hashes them.
+fn tag_input(insns: &[[u8; 8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(insns.len() * 8);
     let mut was_ld_map = false;
     for insn in insns {
         let mut i = *insn;
@@ -30,12 +53,9 @@ pub fn prog_tag(insns: &[[u8; 8]]) -> [u8; 8] {
         } else {
             was_ld_map = false;
         }
-        h.update(i);
+        out.extend_from_slice(&i);
     }
-    let d = h.finalize();
-    let mut tag = [0u8; 8];
-    tag.copy_from_slice(&d[..8]);
-    tag
+    out
 }
 
 /// The tag as bpftool prints it (16 lowercase hex digits).
@@ -74,7 +94,9 @@ mod tests {
                 [0x95, 0, 0, 0, 0, 0, 0, 0],
             ]
         };
-        assert_eq!(prog_tag(&prog(3)), prog_tag(&prog(9)));
+        for h in [TagHash::Sha256, TagHash::Sha1] {
+            assert_eq!(prog_tag(&prog(3), h), prog_tag(&prog(9), h));
+        }
         // A plain lddw keeps its immediate.
         let plain = |v: u8| {
             vec![
@@ -83,7 +105,16 @@ mod tests {
                 [0x95, 0, 0, 0, 0, 0, 0, 0],
             ]
         };
-        assert_ne!(prog_tag(&plain(3)), prog_tag(&plain(9)));
+        assert_ne!(
+            prog_tag(&plain(3), TagHash::Sha256),
+            prog_tag(&plain(9), TagHash::Sha256)
+        );
+        // SHA-1 of `r0 = 0; exit`, the tag Linux < 6.18 gives it (bpftool: a04f5eef06a7f555).
+        let t = prog_tag(
+            &[[0xb7, 0, 0, 0, 0, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]],
+            TagHash::Sha1,
+        );
+        assert_eq!(tag_hex(&t), "a04f5eef06a7f555");
     }
 
     #[test]
