@@ -27,10 +27,12 @@
 //! Map helpers not (yet) in the registry are supplied by this module (see
 //! `maphelpers`), and the program type's packet helpers are added too.
 
+mod dump;
 mod maphelpers;
 mod memfuncs;
 mod tag;
 
+pub use dump::{c_type_name, func_signature};
 pub use maphelpers::MAP_HELPERS;
 pub use memfuncs::PROVIDED as PROVIDED_EXTERNALS;
 pub use tag::{kernel_obj_name, prog_tag, tag_hex, TagHash};
@@ -737,6 +739,50 @@ impl Runtime {
             functions,
             engine,
             maps: reachable,
+        });
+        self.tables.progs.write().insert(id, Arc::clone(&prog));
+        Ok(prog)
+    }
+
+    /// Loads raw instructions (no maps, no BTF) as a program of type `ty`, as
+    /// `BPF_PROG_LOAD` of a bytecode file would.
+    pub fn load_raw(
+        &self,
+        name: &str,
+        insns: Vec<[u8; 8]>,
+        ty: &'static ProgramType,
+        license: &str,
+    ) -> Result<Arc<Program>, RuntimeError> {
+        let decoded = isa::decode(&insns.concat()).map_err(|e| RuntimeError::Load {
+            prog: name.into(),
+            message: e.to_string(),
+        })?;
+        let engine = self
+            .engine
+            .build(&decoded, &self.helpers, &IdMaps { maps: &[] })
+            .map_err(|message| RuntimeError::Load {
+                prog: name.into(),
+                message,
+            })?;
+        let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
+        let prog = Arc::new(Program {
+            id,
+            name: kernel_obj_name(name),
+            func_name: name.into(),
+            section: String::new(),
+            prog_type: ty,
+            tag: prog_tag(&insns, TagHash::default()),
+            insns,
+            map_ids: Vec::new(),
+            loaded_at: SystemTime::now(),
+            gpl_compatible: crate::object::license_is_gpl_compatible(license),
+            btf_id: 0,
+            btf: None,
+            func_info: Vec::new(),
+            line_info: Vec::new(),
+            functions: vec![(name.into(), 0)],
+            engine,
+            maps: Vec::new(),
         });
         self.tables.progs.write().insert(id, Arc::clone(&prog));
         Ok(prog)

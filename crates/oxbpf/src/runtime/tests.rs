@@ -87,3 +87,78 @@ fn pins() {
     rt.unpin("/sys/fs/bpf/x").unwrap();
     assert!(rt.unpin("/sys/fs/bpf/x").is_err());
 }
+
+#[test]
+fn xlated_dump_matches_bpftool() {
+    // bpftool prog dump xlated linum of hello.o on the kernel, with its map ids replaced
+    // by ours: the same header, source lines and instructions (the kernel prints
+    // trace_printk's address-relative id where we print the helper id).
+    let rt = Runtime::new();
+    let l = rt.load_object(&fixture("hello.o")).unwrap();
+    let p = l.program("hello").unwrap();
+    let d = p.dump_xlated(true);
+    let ids: Vec<u32> = p.map_ids.clone();
+    let expected = format!(
+        "int hello(struct xdp_md * ctx):
+; counter++; [file:./hello.c line_num:11 line_col:9]
+   0: (18) r1 = map[id:{a}][0]+0
+   2: (61) r3 = *(u32 *)(r1 +0)
+   3: (07) r3 += 1
+; last_seen = counter; [file:./hello.c line_num:12 line_col:14]
+   4: (bf) r2 = r3
+   5: (67) r2 <<= 32
+   6: (c7) r2 s>>= 32
+; last_seen = counter; [file:./hello.c line_num:12 line_col:12]
+   7: (18) r4 = map[id:{b}][0]+0
+   9: (7b) *(u64 *)(r4 +0) = r2
+; counter++; [file:./hello.c line_num:11 line_col:9]
+  10: (63) *(u32 *)(r1 +0) = r3
+; if (verbose) [file:./hello.c line_num:13 line_col:6]
+  11: (18) r1 = map[id:{c}][0]+0
+  13: (61) r1 = *(u32 *)(r1 +0)
+; if (verbose) [file:./hello.c line_num:13 line_col:6]
+  14: (15) if r1 == 0x0 goto pc+4
+; bpf_printk(\"Hello World %d\", counter); [file:./hello.c line_num:14 line_col:3]
+  15: (18) r1 = map[id:{c}][0]+4
+  17: (b7) r2 = 15
+  18: (85) call bpf_trace_printk#6
+; return XDP_PASS; [file:./hello.c line_num:15 line_col:2]
+  19: (b7) r0 = 2
+  20: (95) exit
+",
+        a = ids[0],
+        b = ids[1],
+        c = ids[2]
+    );
+    assert_eq!(d, expected);
+    assert!(p
+        .dump_xlated(false)
+        .starts_with("int hello(struct xdp_md * ctx):\n; counter++;\n"));
+}
+
+#[test]
+fn raw_socket_filter_with_trace_printk() {
+    // A raw program (no object) run as a socket filter on a packet: it prints the length.
+    let src = "
+        r6 = r1
+        r2 = *(u32 *)(r6 + 0)
+        r1 = 0
+        *(u64 *)(r10 - 8) = r1
+        r1 = 0x0a6425203a6e656c ll
+        *(u64 *)(r10 - 16) = r1
+        r3 = r2
+        r1 = r10
+        r1 += -16
+        r2 = 9
+        call 6
+        r0 = *(u32 *)(r6 + 0)
+        exit";
+    let code = crate::asm::assemble(src).unwrap();
+    let insns: Vec<[u8; 8]> = code.chunks(8).map(|c| c.try_into().unwrap()).collect();
+    let rt = Runtime::new();
+    let ty = ProgramType::from_name("socket").unwrap();
+    let p = rt.load_raw("lenprint", insns, ty, "GPL").unwrap();
+    let out = run_packet(&p, &[0u8; 60]);
+    assert_eq!(out.output.retval, 46);
+    assert_eq!(out.trace[0].text, "len: 46\n");
+}
