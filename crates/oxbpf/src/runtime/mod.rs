@@ -345,12 +345,19 @@ struct Tables {
     maps: RwLock<BTreeMap<u32, Arc<LoadedMap>>>,
 }
 
-impl IdResolver for Tables {
+/// The tables as the maps see them: weakly, since the tables own the maps.
+struct WeakTables(std::sync::Weak<Tables>);
+
+impl IdResolver for WeakTables {
     fn map(&self, id: u32) -> Option<Arc<Map>> {
-        self.maps.read().get(&id).map(|m| Arc::clone(&m.map))
+        let t = self.0.upgrade()?;
+        let m = t.maps.read().get(&id).map(|m| Arc::clone(&m.map));
+        m
     }
     fn prog_exists(&self, id: u32) -> bool {
-        self.progs.read().contains_key(&id)
+        self.0
+            .upgrade()
+            .is_some_and(|t| t.progs.read().contains_key(&id))
     }
 }
 
@@ -393,6 +400,8 @@ pub struct LoadOptions<'a> {
     pub force_type: bool,
     /// Only load these programs (function names); all if empty.
     pub only: &'a [String],
+    /// Create the maps but load no program.
+    pub maps_only: bool,
 }
 
 /// The in-process "kernel": id allocation, object tables, pins, the helper registry and
@@ -545,6 +554,9 @@ impl Runtime {
         }
         let mut programs = Vec::new();
         for p in &obj.programs {
+            if opts.maps_only {
+                break;
+            }
             if !opts.only.is_empty() && !opts.only.contains(&p.name) {
                 continue;
             }
@@ -624,7 +636,7 @@ impl Runtime {
             source,
         };
         let map = Map::new(&def).map_err(map_err)?;
-        map.set_resolver(Arc::clone(&self.tables) as Arc<dyn IdResolver>);
+        map.set_resolver(Arc::new(WeakTables(Arc::downgrade(&self.tables))));
         let mut frozen = false;
         if let Some(data) = &spec.data {
             if !data.is_empty() {
