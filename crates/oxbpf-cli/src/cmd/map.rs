@@ -225,7 +225,7 @@ pub fn show_plain(m: &LoadedMap) -> String {
 
 /// Creates the object's maps (no programs: a program the runtime cannot load should not
 /// hide the maps).
-fn load_maps(file: &PathBuf) -> Result<Vec<std::sync::Arc<LoadedMap>>, CliError> {
+fn load_maps(file: &std::path::Path) -> Result<Vec<std::sync::Arc<LoadedMap>>, CliError> {
     let obj = super::prog::parse_object(file)?;
     let rt = oxbpf::runtime::Runtime::new();
     let l = rt
