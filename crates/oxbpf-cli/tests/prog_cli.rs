@@ -51,7 +51,15 @@ fn hello_run_json_and_plain() {
     assert!(v["duration_ns"].as_u64().is_some());
 
     let out = ok(
-        &["prog", "run", &hello, "--data-in-hex", &zeros, "--repeat", "3"],
+        &[
+            "prog",
+            "run",
+            &hello,
+            "--data-in-hex",
+            &zeros,
+            "--repeat",
+            "3",
+        ],
         &st,
     );
     let lines: Vec<&str> = out.lines().collect();
@@ -76,7 +84,10 @@ fn prog_show_and_dump_xlated() {
     // The kernel's tag for the same object (bpftool prog show after bpftool prog load).
     assert_eq!(lines[0], "1: xdp  name hello  tag 9ee448a6d2fb3189  gpl");
     assert!(lines[1].starts_with("\tloaded_at 20") && lines[1].ends_with("  uid 0"));
-    assert_eq!(lines[2], "\txlated 168B  not jited  memlock 4096B  map_ids 1,3,2");
+    assert_eq!(
+        lines[2],
+        "\txlated 168B  not jited  memlock 4096B  map_ids 1,3,2"
+    );
     assert_eq!(lines[3], "\tbtf_id 1");
     let j: serde_json::Value =
         serde_json::from_str(&ok(&["prog", "show", &hello, "--json"], &st)).unwrap();
@@ -103,16 +114,20 @@ fn map_list_and_dump_like_bpftool() {
         rodata,
         "[{\n        \"value\": {\n            \".rodata\": [{\n                    \"verbose\": 1\n                },{\n                    \"hello.____fmt\": \"Hello World %d\"\n                }\n            ]\n        }\n    }\n]\n"
     );
-    let j: serde_json::Value = serde_json::from_str(
-        &ok(&["map", "dump", &hello, "--map", "hello.data", "-j"], &st),
-    )
+    let j: serde_json::Value = serde_json::from_str(&ok(
+        &["map", "dump", &hello, "--map", "hello.data", "-j"],
+        &st,
+    ))
     .unwrap();
     assert_eq!(
         j,
         serde_json::json!([{"key":["0x00","0x00","0x00","0x00"],"value":["0x07","0x00","0x00","0x00","0x00","0x00","0x00","0x00"],"formatted":{"value":{".data":[{"last_seen":7}]}}}])
     );
     // A map without BTF: bpftool's hex form.
-    let legacy = ok(&["map", "dump", &example("legacy_maps.o"), "--map", "counts"], &st);
+    let legacy = ok(
+        &["map", "dump", &example("legacy_maps.o"), "--map", "counts"],
+        &st,
+    );
     assert_eq!(legacy, "Found 0 elements\n");
 }
 
@@ -141,14 +156,26 @@ fn raw_socket_filter_with_trace_printk() {
     let pkt = "11".repeat(60);
     let src = src.to_string_lossy().into_owned();
     let out = ok(
-        &["prog", "run", &src, "--type", "socket", "--data-in-hex", &pkt, "--json"],
+        &[
+            "prog",
+            "run",
+            &src,
+            "--type",
+            "socket",
+            "--data-in-hex",
+            &pkt,
+            "--json",
+        ],
         &st,
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["retval"], 46);
     assert_eq!(v["trace"][0], "len: 46\n");
     // data_out has the Ethernet header zeroed, as the kernel's test run gives it back.
-    assert_eq!(v["data_out"], format!("{}{}", "00".repeat(14), "11".repeat(46)));
+    assert_eq!(
+        v["data_out"],
+        format!("{}{}", "00".repeat(14), "11".repeat(46))
+    );
     // Without --type a raw file is refused with a hint.
     let o = oxbpf(&["prog", "run", &src], &st);
     assert_eq!(o.status.code(), Some(2));

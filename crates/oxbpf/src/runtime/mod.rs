@@ -939,5 +939,7 @@ impl MapResolver for IdMaps<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_examples;
 #[cfg(all(test, target_os = "linux"))]
 mod tests_kernel;

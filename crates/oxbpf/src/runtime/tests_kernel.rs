@@ -218,3 +218,97 @@ fn cgroup_skb_with_strings_and_custom_data_matches_the_kernel() {
         &[".data.limits"],
     );
 }
+
+#[test]
+fn protocol_counter_matches_the_kernel() {
+    let mut v6 = ipv4(0);
+    v6[12] = 0x86;
+    v6[13] = 0xdd;
+    v6[20] = 58; // ICMPv6 next header
+    let mut arp = ipv4(0);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    let pkts = [ipv4(6), ipv4(17), v6, ipv4(6), arp, ipv4(6)[..20].to_vec()];
+    compare_object("proto_count.o", "count_proto", &pkts, &["proto_counts"]);
+}
+
+#[test]
+fn ringbuf_producer_matches_the_kernel_on_globals() {
+    let pkts: Vec<_> = (0..9).map(|i| ipv4(i as u8)).collect();
+    compare_object("ringbuf.o", "produce", &pkts, &["ringbuf.bss"]);
+}
+
+fn route_key(prefix: u32, addr: [u8; 4]) -> Vec<u8> {
+    let mut k = prefix.to_ne_bytes().to_vec();
+    k.extend_from_slice(&addr);
+    k
+}
+
+fn route_val(hop: u32, metric: u32) -> Vec<u8> {
+    let mut v = hop.to_ne_bytes().to_vec();
+    v.extend_from_slice(&metric.to_ne_bytes());
+    v
+}
+
+#[test]
+fn lpm_route_lookup_matches_the_kernel() {
+    if skip() {
+        return;
+    }
+    let k = KernelObject::new("lpm_route.o");
+    let kp = k.load("route");
+    let rt = Runtime::new();
+    let l = rt.load_object(&k.obj).unwrap();
+    let p = l.program("route").unwrap();
+    let routes = [
+        (8, [10, 0, 0, 0], 1),
+        (16, [10, 1, 0, 0], 2),
+        (24, [10, 1, 2, 0], 3),
+        (32, [10, 1, 2, 3], 4),
+        (0, [0, 0, 0, 0], 9),
+    ];
+    let (ki, _) = k.obj.map("routes").unwrap();
+    for (len, addr, hop) in routes {
+        let (key, val) = (route_key(len, addr), route_val(hop, len));
+        k.maps[ki].update(&key, &val, kernel::BPF_ANY).unwrap();
+        l.map("routes")
+            .unwrap()
+            .map
+            .update(&key, &val, BPF_ANY)
+            .unwrap();
+    }
+    // Without the default route first, then with it removed: hits and misses.
+    let dests = [
+        [10, 1, 2, 3],
+        [10, 1, 2, 9],
+        [10, 1, 9, 9],
+        [10, 9, 9, 9],
+        [192, 168, 0, 1],
+    ];
+    let default = route_key(0, [0, 0, 0, 0]);
+    for round in 0..2 {
+        if round == 1 {
+            k.maps[ki].delete(&default).unwrap();
+            l.map("routes").unwrap().map.delete(&default).unwrap();
+        }
+        for d in dests {
+            let mut pkt = ipv4(17);
+            pkt[30..34].copy_from_slice(&d);
+            let ours = p
+                .test_run(&TestRun {
+                    data_in: &pkt,
+                    ..TestRun::default()
+                })
+                .unwrap()
+                .output;
+            let theirs = kernel_run(&kp, &pkt);
+            assert_eq!(
+                (ours.retval, &ours.data_out),
+                (theirs.retval, &theirs.data_out),
+                "{d:?}"
+            );
+        }
+    }
+    assert_eq!(our_entries(&l, "lpm_rout.bss"), k.entries("lpm_rout.bss"));
+    assert_eq!(our_entries(&l, "routes"), k.entries("routes"));
+}
