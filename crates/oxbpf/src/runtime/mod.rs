@@ -516,8 +516,32 @@ impl Runtime {
         self.load_object_with(obj, &LoadOptions::default())
     }
 
-    /// Loads `obj`: maps first, then programs.
+    /// Loads `obj`: maps first, then programs. On failure nothing of the object stays
+    /// in the id tables or the pin namespace (as libbpf closes what it created).
     pub fn load_object_with(
+        &self,
+        obj: &Object,
+        opts: &LoadOptions<'_>,
+    ) -> Result<LoadedObject, RuntimeError> {
+        let maps_before: Vec<u32> = self.tables.maps.read().keys().copied().collect();
+        let progs_before: Vec<u32> = self.tables.progs.read().keys().copied().collect();
+        let pins_before: Vec<String> = self.pins.lock().keys().cloned().collect();
+        let result = self.load_object_inner(obj, opts);
+        if result.is_err() {
+            self.tables
+                .maps
+                .write()
+                .retain(|id, _| maps_before.contains(id));
+            self.tables
+                .progs
+                .write()
+                .retain(|id, _| progs_before.contains(id));
+            self.pins.lock().retain(|p, _| pins_before.contains(p));
+        }
+        result
+    }
+
+    fn load_object_inner(
         &self,
         obj: &Object,
         opts: &LoadOptions<'_>,

@@ -162,3 +162,60 @@ fn raw_socket_filter_with_trace_printk() {
     assert_eq!(out.output.retval, 46);
     assert_eq!(out.trace[0].text, "len: 46\n");
 }
+
+#[test]
+fn inner_maps_prog_arrays_and_pinned_maps_from_btf_maps() {
+    let rt = Runtime::new();
+    let obj = fixture("btf_maps.o");
+    let only = vec!["tail_a".to_string()];
+    let l = rt
+        .load_object_with(
+            &obj,
+            &LoadOptions {
+                only: &only,
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(l.programs.len(), 1);
+    let tail = l.program("tail_a").unwrap();
+    // jumps[1] = tail_a's id, from the object's initial slots.
+    let jumps = &l.map("jumps").unwrap().map;
+    assert_eq!(jumps.prog_array_get(1), Some(tail.id));
+    assert_eq!(jumps.prog_array_get(0), None);
+    // outer[0] = inner_a, outer[2] = inner_b (ids as user space sees them).
+    let outer = &l.map("outer").unwrap().map;
+    let id_at = |i: u32| {
+        u32::from_ne_bytes(
+            outer.lookup(&i.to_ne_bytes()).unwrap()[..4]
+                .try_into()
+                .unwrap(),
+        )
+    };
+    assert_eq!(id_at(0), l.map("inner_a").unwrap().id);
+    assert_eq!(id_at(2), l.map("inner_b").unwrap().id);
+    assert!(outer.lookup(&1u32.to_ne_bytes()).is_err());
+    // `flows` is pinned by name; a second load of the object reuses the pinned map.
+    let flows = l.map("flows").unwrap();
+    assert!(matches!(
+        rt.get_pinned("/sys/fs/bpf/flows"),
+        Some(Pinned::Map(m)) if m.id == flows.id
+    ));
+    let again = rt
+        .load_object_with(
+            &obj,
+            &LoadOptions {
+                maps_only: true,
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(again.map("flows").unwrap().id, flows.id);
+    assert_ne!(again.map("outer").unwrap().id, l.map("outer").unwrap().id);
+    // A program using bpf_tail_call is refused with the helper id, not run wrongly.
+    let (nmaps, nprogs) = (rt.maps().len(), rt.programs().len());
+    let e = rt.load_object(&obj).unwrap_err();
+    assert!(e.to_string().contains("unknown helper id 12"), "{e}");
+    // ... and leaves nothing behind.
+    assert_eq!((rt.maps().len(), rt.programs().len()), (nmaps, nprogs));
+}
