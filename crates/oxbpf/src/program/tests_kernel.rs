@@ -16,6 +16,17 @@ fn registry() -> Registry {
 
 /// Runs `src` (LLVM syntax) as `ty` in both and compares; returns oxbpf's output.
 fn compare(ty: &str, src: &str, data: &[u8], ctx_in: Option<&[u8]>) -> Option<TestRunOutput> {
+    compare_repeat(ty, src, data, ctx_in, 1)
+}
+
+/// [`compare`] with `repeat` runs on the same context.
+fn compare_repeat(
+    ty: &str,
+    src: &str,
+    data: &[u8],
+    ctx_in: Option<&[u8]>,
+    repeat: u32,
+) -> Option<TestRunOutput> {
     let t = ProgramType::from_name(ty).unwrap();
     let bytes = assemble(src).unwrap();
     let vm = Interpreter::from_bytes(&bytes, &registry()).unwrap();
@@ -26,7 +37,7 @@ fn compare(ty: &str, src: &str, data: &[u8], ctx_in: Option<&[u8]>) -> Option<Te
         &TestRun {
             data_in: data,
             ctx_in,
-            repeat: 1,
+            repeat,
         },
         &mut rc,
     );
@@ -45,7 +56,7 @@ fn compare(ty: &str, src: &str, data: &[u8], ctx_in: Option<&[u8]>) -> Option<Te
         } else {
             0
         },
-        repeat: 1,
+        repeat,
         ..kernel::TestRun::default()
     });
     match (ours, theirs) {
@@ -362,4 +373,36 @@ fn raw_tracepoint_args() {
         })
         .unwrap();
     assert_eq!(k.retval, o.retval);
+}
+
+#[test]
+fn repeated_runs_share_the_packet_and_context() {
+    // Each run grows the head by 4 and writes one more than the word behind it: the moves
+    // accumulate over the repetitions, as in the kernel.
+    let xdp = "
+        r6 = r1
+        r2 = -4
+        call 44
+        r2 = *(u32 *)(r6 + 0)
+        r3 = *(u32 *)(r6 + 4)
+        r4 = r2
+        r4 += 8
+        if r4 > r3 goto out
+        r5 = *(u32 *)(r2 + 4)
+        r5 += 1
+        *(u32 *)(r2 + 0) = r5
+    out:
+        r0 = 2
+        exit";
+    let o = compare_repeat("xdp", xdp, &packet(60), None, 5).unwrap();
+    assert_eq!(o.data_out.len(), 80);
+    // cb[0] counts runs in the skb both keep.
+    let tc = "
+        r2 = *(u32 *)(r1 + 48)
+        r2 += 1
+        *(u32 *)(r1 + 48) = r2
+        r0 = r2
+        exit";
+    let o = compare_repeat("tc", tc, &packet(60), Some(&[0u8; 192]), 7).unwrap();
+    assert_eq!(o.retval, 7);
 }
