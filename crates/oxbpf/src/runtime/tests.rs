@@ -1,6 +1,8 @@
 //! The runtime on the example objects, without the kernel.
 
 use super::*;
+use crate::program::TestRun;
+
 use crate::object::object_name_from_path;
 
 pub(super) fn fixture(name: &str) -> Object {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use super::tests::fixture;
 use super::*;
+use crate::program::TestRun;
 use crate::vm::MemRegion;
+use crate::vm::RunContext;
 
 fn xdp_packet(proto: u8) -> Vec<u8> {
     let mut p: Vec<u8> = (0..64u8).collect();

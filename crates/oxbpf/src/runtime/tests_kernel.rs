@@ -6,6 +6,8 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use super::tests::fixture;
 use super::*;
+use crate::program::TestRun;
+
 use crate::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
 use crate::object::map_type;
 

@@ -1,0 +1,171 @@
+//! What the runtime hands out: loaded programs (with their kernel-style info) and maps.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::btf::{Btf, FuncInfo, LineInfo};
+use crate::isa::{self, Located};
+use crate::maps::Map;
+use crate::program::{self, Engine, ProgramType, TestRun, TestRunOutput};
+use crate::vm::{MemRegion, RunContext, TraceLine};
+
+use super::{maphelpers, tag_hex, RuntimeError};
+
+/// A map the runtime created.
+#[derive(Debug)]
+pub struct LoadedMap {
+    /// Kernel-style id.
+    pub id: u32,
+    /// Name as the kernel would store it (15 bytes).
+    pub name: String,
+    /// The object's name for it (libbpf's, e.g. `hello.bss`).
+    pub spec_name: String,
+    /// The map.
+    pub map: Arc<Map>,
+    /// BTF key type id (0: none).
+    pub btf_key_type_id: u32,
+    /// BTF value type id (0: none).
+    pub btf_value_type_id: u32,
+    /// The object's BTF, for pretty-printing.
+    pub btf: Option<Arc<Btf>>,
+    /// Id of that BTF object (0: none).
+    pub btf_id: u32,
+    /// Whether the map was created frozen (`.rodata`).
+    pub frozen: bool,
+}
+
+impl Drop for LoadedMap {
+    fn drop(&mut self) {
+        maphelpers::forget_map(&self.map);
+    }
+}
+
+/// A loaded program with the information `BPF_OBJ_GET_INFO_BY_FD` reports.
+pub struct Program {
+    /// Kernel-style id.
+    pub id: u32,
+    /// Name as the kernel stores it (15 bytes).
+    pub name: String,
+    /// The ELF function name.
+    pub func_name: String,
+    /// The ELF section.
+    pub section: String,
+    /// The program type.
+    pub prog_type: &'static ProgramType,
+    /// The kernel's tag: the hash ([`TagHash::default`], as current kernels) of the
+    /// instructions with map immediates zeroed.
+    pub tag: [u8; 8],
+    /// Instructions as loaded (map references hold map ids): the "xlated" program.
+    pub insns: Vec<[u8; 8]>,
+    /// Ids of the maps the program references.
+    pub map_ids: Vec<u32>,
+    /// Wall-clock load time.
+    pub loaded_at: SystemTime,
+    /// Whether the object's license is GPL-compatible.
+    pub gpl_compatible: bool,
+    /// Id of the object's BTF (0: none).
+    pub btf_id: u32,
+    /// The object's BTF.
+    pub btf: Option<Arc<Btf>>,
+    /// Function info by final instruction index.
+    pub func_info: Vec<FuncInfo>,
+    /// Line info by final instruction index.
+    pub line_info: Vec<LineInfo>,
+    /// Function boundaries: (name, first slot).
+    pub functions: Vec<(String, usize)>,
+    pub(super) engine: Box<dyn Engine>,
+    /// Every map the program can reach (referenced maps and their inner maps).
+    pub(super) maps: Vec<Arc<Map>>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("type", &self.prog_type.bpftool_name)
+            .field("tag", &tag_hex(&self.tag))
+            .finish()
+    }
+}
+
+/// A test run's result plus the trace lines the run wrote.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// retval, data_out, ctx_out, duration.
+    pub output: TestRunOutput,
+    /// `bpf_trace_printk` output of the run.
+    pub trace: Vec<TraceLine>,
+}
+
+impl Program {
+    /// Bytes of the loaded instructions (bpftool's `xlated`).
+    pub fn xlated_len(&self) -> usize {
+        self.insns.len() * 8
+    }
+
+    /// Bytes of native code (bpftool's `jited`; 0 for the interpreter).
+    pub fn jited_len(&self) -> usize {
+        self.engine.native_len()
+    }
+
+    /// The engine's name.
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    /// The instructions decoded, for disassembly.
+    pub fn decoded(&self) -> Vec<Located> {
+        isa::decode(&self.insns.concat()).unwrap_or_default()
+    }
+
+    /// Checked-mode regions of the maps the program can reach (asked afresh: hash maps
+    /// that allocate on demand grow theirs).
+    pub fn map_regions(&self) -> Vec<MemRegion> {
+        self.maps
+            .iter()
+            .flat_map(|m| m.value_regions().into_iter().chain(m.key_regions()))
+            .map(|r| MemRegion {
+                start: r.start as u64,
+                len: r.len as u64,
+                writable: r.writable,
+            })
+            .collect()
+    }
+
+    /// `BPF_PROG_TEST_RUN` with a fresh run context.
+    #[doc(alias = "BPF_PROG_TEST_RUN")]
+    pub fn test_run(&self, run: &TestRun<'_>) -> Result<RunOutput, RuntimeError> {
+        let mut rc = RunContext::new();
+        self.test_run_with(run, &mut rc, &[])
+    }
+
+    /// `BPF_PROG_TEST_RUN` as `ty` (overriding the program's type) in `rc`, with `extra`
+    /// regions (e.g. memory a kprobe's registers point to) valid during the run.
+    pub fn test_run_with(
+        &self,
+        run: &TestRun<'_>,
+        rc: &mut RunContext,
+        extra: &[MemRegion],
+    ) -> Result<RunOutput, RuntimeError> {
+        let mut regions = self.map_regions();
+        regions.extend_from_slice(extra);
+        for r in &regions {
+            // SAFETY: map value memory never moves and lives as long as the maps, which
+            // `self` holds; `extra` is the caller's promise (see the doc comment).
+            unsafe { rc.add_region(*r) };
+        }
+        let result = program::test_run(self.engine.as_ref(), self.prog_type, run, rc);
+        for r in &regions {
+            rc.remove_region(r);
+        }
+        let output = result.map_err(|source| RuntimeError::Run {
+            prog: self.name.clone(),
+            source,
+        })?;
+        Ok(RunOutput {
+            output,
+            trace: rc.trace.take(),
+        })
+    }
+}
