@@ -9,7 +9,8 @@
 //!
 //! Differences from the kernel, deliberate: `%p` prints the real address (the kernel hashes
 //! it to hide kernel addresses; oxbpf has none), and `%ps`/`%pS`/`%pB` print the address as
-//! `0x…` since there is no kernel symbol table.
+//! `0x…` since there is no kernel symbol table; `%pus` reads the same (only) address space
+//! as `%pks`, where the kernel would read user memory.
 
 use super::errno::{EFAULT, EINVAL, ENOSPC};
 use super::{kernel_helper, neg_errno, ArgKind, Helper, HelperProto, RetKind};
@@ -50,7 +51,13 @@ pub extern "C" fn bpf_trace_printk(
         ctx.fault = Some(f);
         return neg_errno(EFAULT);
     }
-    match format_printk(&buf, &[a1, a2, a3], ctx) {
+    print_to_trace(&buf, &[a1, a2, a3], ctx)
+}
+
+/// Formats `fmt` with `args` and appends the message to the trace log (truncated to the
+/// kernel's buffer); returns its full length or `-errno` (shared with `trace_vprintk`).
+pub(super) fn print_to_trace(fmt: &[u8], args: &[u64], ctx: &mut RunContext) -> u64 {
+    match format_printk(fmt, args, ctx) {
         Ok(msg) => {
             let len = msg.len();
             let shown = &msg[..len.min(MAX_BPRINTF_BUF - 1)];

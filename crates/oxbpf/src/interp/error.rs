@@ -27,7 +27,7 @@ pub enum LoadError {
         imm: i32,
         off: i32,
     },
-    /// An `lddw` form the interpreter does not implement (`BTF_ID`, `FUNC`).
+    /// An `lddw` form the interpreter does not implement (`BTF_ID`: kernel variables).
     #[error("instruction {slot}: lddw {pseudo:?} is not supported by the interpreter")]
     UnsupportedPseudo { slot: usize, pseudo: LdPseudo },
     /// A chain of calls is deeper than [`MAX_CALL_FRAMES`] frames.
@@ -64,9 +64,17 @@ pub enum RunError {
     /// `callx` with a register holding no registered helper id.
     #[error("instruction {slot}: callx to unknown helper id {id}")]
     UnknownHelper { slot: u32, id: u64 },
+    /// A helper asked to call a BPF callback that is not the start of a function.
+    #[error("instruction {slot}: helper called {func:#x}, which is not a function of the program")]
+    BadCallback { slot: u32, func: u64 },
     /// `LD_ABS` / `LD_IND` with no packet set in the run context.
     #[error("instruction {slot}: LD_ABS/LD_IND but the run context has no packet")]
     NoPacket { slot: u32 },
+    /// A tail call's target is not a program the interpreter can run.
+    #[error(
+        "instruction {slot}: tail call target program {prog_id} is not an interpreter program"
+    )]
+    TailCallTarget { slot: u32, prog_id: u32 },
 }
 
 impl RunError {
@@ -78,7 +86,9 @@ impl RunError {
             | RunError::Budget { slot, .. }
             | RunError::CallDepth { slot }
             | RunError::UnknownHelper { slot, .. }
-            | RunError::NoPacket { slot } => slot as usize,
+            | RunError::BadCallback { slot, .. }
+            | RunError::NoPacket { slot }
+            | RunError::TailCallTarget { slot, .. } => slot as usize,
         }
     }
 }
@@ -132,4 +142,22 @@ pub(super) fn unknown_helper(slot: usize, id: u64) -> RunError {
 #[inline(never)]
 pub(super) fn no_packet(slot: usize) -> RunError {
     RunError::NoPacket { slot: slot as u32 }
+}
+
+#[cold]
+#[inline(never)]
+pub(super) fn bad_callback(slot: usize, func: u64) -> RunError {
+    RunError::BadCallback {
+        slot: slot as u32,
+        func,
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(super) fn tail_call_target(slot: usize, prog_id: u32) -> RunError {
+    RunError::TailCallTarget {
+        slot: slot as u32,
+        prog_id,
+    }
 }

@@ -13,6 +13,15 @@
 //! is only for programs a verifier has proven safe. An instruction budget (default
 //! [`DEFAULT_BUDGET`]) stops runaway loops in both modes.
 //!
+//! Helpers can call BPF callbacks with [`RunContext::call_bpf`]: `lddw src=4` loads the
+//! callback's start slot, and the callback runs in a new frame of the same run (same
+//! budget, frame limit and error reporting). A tail call (`bpf_tail_call` leaves a
+//! [`TailCall`](crate::vm::TailCall) in the context) runs the target [`Interpreter`] from
+//! the runtime's [`ProgramTable`](crate::vm::ProgramTable) in place of the current
+//! function, on the same budget; a target that is not an `Interpreter` stops the run with
+//! [`RunError::TailCallTarget`]. Ring buffer records left reserved are discarded when a
+//! run ends.
+//!
 //! ```
 //! use oxbpf::helpers::Registry;
 //! use oxbpf::interp::Interpreter;
@@ -63,6 +72,8 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Interpreter {
     code: Box<[Op]>,
+    /// Start slots of the functions, sorted: the valid targets of callbacks.
+    funcs: Box<[usize]>,
     helpers: Registry,
     mode: Mode,
     budget: Option<u64>,
@@ -105,6 +116,7 @@ impl Interpreter {
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
         Ok(Interpreter {
             code,
+            funcs: isa::function_starts(insns).into_boxed_slice(),
             helpers: helpers.clone(),
             mode: Mode::Checked,
             budget: Some(DEFAULT_BUDGET),
@@ -148,8 +160,12 @@ impl Interpreter {
     pub fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
         let budget = self.budget.unwrap_or(u64::MAX);
         match self.mode {
-            Mode::Checked => exec::run::<true>(&self.code, &self.helpers, ctx, r1, r2, budget),
-            Mode::Unchecked => exec::run::<false>(&self.code, &self.helpers, ctx, r1, r2, budget),
+            Mode::Checked => {
+                exec::run::<true>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
+            Mode::Unchecked => {
+                exec::run::<false>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
         }
     }
 

@@ -2,10 +2,13 @@
 
 use std::mem::offset_of;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
+use super::hooks::{ProgramTable, TailCall};
 use super::region::{Access, Fault, FaultKind, MemRegion};
 use super::trace::TraceLog;
 use super::{STACK_FRAME_SIZE, STACK_SIZE};
+use crate::maps::Map;
 
 /// The stack buffer: every frame of a call chain, 16-byte aligned so that `r10` and every
 /// 8-byte stack slot are naturally aligned (atomics on the stack need it).
@@ -35,6 +38,30 @@ pub trait MapResolver {
     fn map_value_addr(&self, map: MapRef, off: u32) -> Option<u64>;
 }
 
+/// A BPF callback failed (the engine stops the run with the reason once the helper that
+/// called it returns; the helper should return at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallbackFailed;
+
+/// How helpers call BPF functions (`bpf_loop`, `bpf_for_each_map_elem`, timers): the engine
+/// running the program installs one for the duration of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackHook {
+    /// The engine's state for the run.
+    pub data: *const (),
+    /// Runs the BPF function `func` (the engine-specific value `lddw src=4` produced) in a
+    /// new call frame with `args` in r1-r5 and returns its r0.
+    ///
+    /// # Safety
+    /// `data` must be the value installed with this function, during the run.
+    pub call: unsafe fn(
+        data: *const (),
+        ctx: &mut RunContext,
+        func: u64,
+        args: [u64; 5],
+    ) -> Result<u64, CallbackFailed>,
+}
+
 /// Everything one run needs besides the program: stack, region table, trace log, CPU id,
 /// packet, and the fault a helper reports. One per executing thread; reuse it across runs.
 ///
@@ -55,10 +82,12 @@ pub struct RunContext {
     /// than a `Box` because programs access it through raw addresses while helpers hold
     /// `&mut RunContext`.
     stack: NonNull<StackBuf>,
-    regions: Vec<MemRegion>,
+    pub(super) regions: Vec<MemRegion>,
     /// Packet for `LD_ABS`/`LD_IND`: start address and length.
     packet: Option<(u64, u64)>,
     rng: u64,
+    /// Set by the engine for the duration of a run so helpers can call BPF callbacks.
+    callback: Option<CallbackHook>,
     /// A memory-safety violation a helper detected; the engine stops the run with it right
     /// after the helper returns.
     pub fault: Option<Fault>,
@@ -70,10 +99,25 @@ pub struct RunContext {
     pub insn_count: u64,
     /// Messages written by `bpf_trace_printk`.
     pub trace: TraceLog,
+    /// A tail call `bpf_tail_call` decided; the engine performs it right after the helper
+    /// returns (see [`TailCall`]).
+    pub tail_call: Option<TailCall>,
+    /// What `bpf_get_func_ip` returns: the address of the traced function for tracing
+    /// attachments, set by the runtime (0 when there is none).
+    pub func_ip: u64,
+    /// Programs tail calls may jump to.
+    pub(super) programs: Option<Arc<dyn ProgramTable>>,
+    /// Maps whose handles helpers accept; the context keeps them alive.
+    pub(super) maps: Vec<Arc<Map>>,
+    /// Index of the map found by the last handle lookup.
+    pub(super) last_map: usize,
+    /// Ring buffer records (address, length) reserved and not yet submitted or discarded.
+    pub(super) ringbuf_records: Vec<(u64, u64)>,
 }
 
 // SAFETY: the stack buffer is owned by the context; registered regions are, by the contract
-// of `add_region` / `set_packet`, valid for whichever thread runs the program.
+// of `add_region` / `set_packet`, valid for whichever thread runs the program; the callback
+// hook's data pointer is installed only while a run is in progress on the current thread.
 unsafe impl Send for RunContext {}
 
 impl Default for RunContext {
@@ -84,6 +128,7 @@ impl Default for RunContext {
 
 impl Drop for RunContext {
     fn drop(&mut self) {
+        self.discard_ringbuf_records();
         // SAFETY: `stack` came from `Box::leak` in `new` and is freed only here.
         drop(unsafe { Box::from_raw(self.stack.as_ptr()) });
     }
@@ -116,11 +161,18 @@ impl RunContext {
             regions: Vec::new(),
             packet: None,
             rng: seed | 1,
+            callback: None,
             fault: None,
             cpu_id: 0,
             tail_call_count: 0,
             insn_count: 0,
             trace: TraceLog::new(),
+            tail_call: None,
+            func_ip: 0,
+            programs: None,
+            maps: Vec::new(),
+            last_map: 0,
+            ringbuf_records: Vec::new(),
         };
         ctx.sync_regions();
         ctx
@@ -306,6 +358,27 @@ impl RunContext {
             None if n == max => Some(bytes[..max - 1].to_vec()),
             None => None,
         }
+    }
+
+    /// Installs (or with `None` removes) the engine's callback hook, returning the previous
+    /// one. Engines call this at the start and end of a run.
+    ///
+    /// # Safety
+    /// While installed, `hook.data` must stay valid for `hook.call`.
+    pub unsafe fn set_callback_hook(&mut self, hook: Option<CallbackHook>) -> Option<CallbackHook> {
+        std::mem::replace(&mut self.callback, hook)
+    }
+
+    /// Calls the BPF function `func` (a callback argument a program passed to a helper,
+    /// produced by `lddw src=4`) with `args` in r1-r5, in a new call frame of the running
+    /// program; returns its r0. Fails if no program is running, `func` names no function,
+    /// the call chain would exceed 8 frames, or the callback itself fails; the engine then
+    /// stops the run with the reason when the helper returns.
+    pub fn call_bpf(&mut self, func: u64, args: [u64; 5]) -> Result<u64, CallbackFailed> {
+        let hook = self.callback.ok_or(CallbackFailed)?;
+        // SAFETY: the engine installed `hook` for the current run and keeps `data` valid
+        // while it is installed (contract of `set_callback_hook`).
+        unsafe { (hook.call)(hook.data, self, func, args) }
     }
 
     /// The next value of the context's pseudo-random generator (xorshift64*; not

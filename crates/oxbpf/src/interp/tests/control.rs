@@ -180,6 +180,46 @@ fn local_calls_pass_args_preserve_r6_r9_and_get_fresh_frames() {
     assert_eq!(run_both(&prog, &mut []), Ok(1221));
 }
 
+#[test]
+fn callee_frames_are_bounded() {
+    // The callee's frame is [r10 - 512, r10); below it nothing is valid yet, above it is
+    // the caller's frame.
+    let prog = |off| {
+        [
+            call_local(1),
+            Insn::Exit,
+            stx(Size::DW, Reg::R10, Reg::R10, off),
+            mov(Reg::R0, 0),
+            Insn::Exit,
+        ]
+    };
+    let mut ctx = RunContext::new();
+    let fp1 = ctx.frame_pointer(1);
+    assert_eq!(load(&prog(-512)).run(&mut ctx, 0, 0), Ok(0));
+    assert_eq!(load(&prog(504)).run(&mut ctx, 0, 0), Ok(0));
+    match load(&prog(-520)).run(&mut ctx, 0, 0) {
+        Err(RunError::Memory { slot: 2, fault }) => {
+            assert_eq!(
+                (fault.addr, fault.kind),
+                (fp1 - 520, FaultKind::OutOfBounds)
+            )
+        }
+        other => panic!("expected a stack fault, got {other:?}"),
+    }
+    // After the callee returned, its frame is invalid again.
+    let after = [
+        call_local(2),
+        stx(Size::DW, Reg::R10, Reg::R10, -520),
+        Insn::Exit,
+        mov(Reg::R0, 0),
+        Insn::Exit,
+    ];
+    assert!(matches!(
+        load(&after).run(&mut ctx, 0, 0),
+        Err(RunError::Memory { slot: 1, .. })
+    ));
+}
+
 /// f(r1): r1 += 1; r0 = r1; if r1 >= limit return; f(r1).
 fn recursion(limit: i32) -> Vec<Insn> {
     vec![
@@ -224,16 +264,20 @@ fn helper_calls() {
     // callx: the helper id is in a register.
     let callx = load(&[Insn::Callx { reg: Reg::R1 }, Insn::Exit]);
     assert_eq!(callx.run(&mut ctx, 8, 0), Ok(5));
+    // (1000 is no kernel helper id; 1 was used here before map helpers existed.)
     assert_eq!(
-        callx.run(&mut ctx, 1, 0),
-        Err(RunError::UnknownHelper { slot: 0, id: 1 })
+        callx.run(&mut ctx, 1000, 0),
+        Err(RunError::UnknownHelper { slot: 0, id: 1000 })
     );
     // Unknown ids are a load error naming the slot and id.
     let e = Interpreter::new(
-        &located(&[mov(Reg::R0, 0), call(1), Insn::Exit]),
+        &located(&[mov(Reg::R0, 0), call(1000), Insn::Exit]),
         &Registry::standard(),
     );
-    assert_eq!(e.unwrap_err(), LoadError::UnknownHelper { slot: 1, id: 1 });
+    assert_eq!(
+        e.unwrap_err(),
+        LoadError::UnknownHelper { slot: 1, id: 1000 }
+    );
     let e = Interpreter::new(&located(&[call(-3), Insn::Exit]), &Registry::standard());
     assert_eq!(e.unwrap_err(), LoadError::UnknownHelper { slot: 0, id: -3 });
     // Embedder helpers.
