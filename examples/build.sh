@@ -25,6 +25,7 @@ build lpm_route.c lpm_route.o -g
 build ringbuf.c ringbuf.o -g
 build kprobe_read.c kprobe_read.o -g
 build memfn.c memfn.o -g -fno-builtin
+build tailcall.c tailcall.o -g
 # Golden BTF listings from bpftool, for the BTF parser test.
 if command -v bpftool >/dev/null; then
 	for o in hello.o subprog.o legacy_maps.o btf_maps.o extern_call.o misc.o types.o; do

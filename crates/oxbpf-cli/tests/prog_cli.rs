@@ -182,3 +182,30 @@ fn raw_socket_filter_with_trace_printk() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--type"));
     let _ = std::fs::remove_dir_all(&st);
 }
+
+#[test]
+fn tail_calls_reach_the_objects_other_programs() {
+    let st = state_dir("tail");
+    let mut udp = vec![0u8; 64];
+    udp[12] = 8;
+    udp[23] = 17;
+    let hex: String = udp.iter().map(|b| format!("{b:02x}")).collect();
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &example("tailcall.o"),
+            "--prog",
+            "dispatch",
+            "--data-in-hex",
+            &hex,
+            "--json",
+        ],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // handle_udp (reached through handlers[17]) flips byte 5 and returns XDP_TX.
+    assert_eq!(v["retval"], 3);
+    assert_eq!(&v["data_out"].as_str().unwrap()[10..12], "ff");
+    assert_eq!(v["maps"]["handlers"].as_array().unwrap().len(), 2);
+}

@@ -118,9 +118,10 @@ pub struct DumpArgs {
     linum: Option<String>,
 }
 
-/// What a file loaded into a fresh runtime (the programs and maps keep what they need
-/// alive).
+/// A file loaded into a fresh runtime.
 pub struct Loaded {
+    /// The runtime: it must outlive the runs (tail calls find programs in its tables).
+    pub rt: Runtime,
     /// The object's maps (empty for raw bytecode).
     pub maps: Vec<Arc<LoadedMap>>,
     /// The programs loaded.
@@ -177,6 +178,7 @@ pub fn load(sel: &Select, only_one: bool) -> Result<Loaded, CliError> {
             .load_raw(&name, insns, ty, "GPL")
             .map_err(|e| CliError::Failed(e.to_string()))?;
         return Ok(Loaded {
+            rt,
             maps: Vec::new(),
             programs: vec![p],
         });
@@ -205,16 +207,31 @@ pub fn load(sel: &Select, only_one: bool) -> Result<Loaded, CliError> {
     } else {
         Vec::new()
     };
-    let opts = LoadOptions {
+    // Load every program when one is run, so that prog arrays get their tail-call
+    // targets; if some other program cannot be loaded, load the chosen one alone.
+    let all = LoadOptions {
         prog_type: ty,
         force_type: ty.is_some(),
-        only: &chosen,
+        only: &[],
         maps_only: false,
     };
-    let l: LoadedObject = rt
-        .load_object_with(&obj, &opts)
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let alone = LoadOptions {
+        only: &chosen,
+        ..all
+    };
+    let l: LoadedObject = match rt.load_object_with(&obj, &all) {
+        Ok(l) if !chosen.is_empty() => {
+            let mut l = l;
+            l.programs.retain(|p| chosen.contains(&p.func_name));
+            Ok(l)
+        }
+        Ok(l) => Ok(l),
+        Err(_) if !chosen.is_empty() => rt.load_object_with(&obj, &alone),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| CliError::Failed(e.to_string()))?;
     Ok(Loaded {
+        rt,
         maps: l.maps,
         programs: l.programs,
     })
@@ -403,8 +420,13 @@ pub fn show_plain(p: &Program) -> String {
 /// `oxbpf prog show`.
 pub fn show(a: ShowArgs) -> Result<(), CliError> {
     let l = load(&a.select, false)?;
+    let programs = if a.select.prog.is_some() || a.select.section.is_some() {
+        l.programs
+    } else {
+        l.rt.programs()
+    };
     if a.json || a.pretty {
-        let v = Value::Array(l.programs.iter().map(|p| show_json(p)).collect());
+        let v = Value::Array(programs.iter().map(|p| show_json(p)).collect());
         if a.pretty {
             println!("{}", jsonw::pretty(&v));
         } else {
@@ -412,7 +434,7 @@ pub fn show(a: ShowArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    for p in &l.programs {
+    for p in &programs {
         print!("{}", show_plain(p));
     }
     Ok(())

@@ -2,6 +2,8 @@
 //! `net/bpf/test_run.c` does, run the program `repeat` times on the same context, and
 //! hand back `retval`, `data_out`, `ctx_out` and the mean duration.
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::interp::{Interpreter, RunError};
@@ -25,6 +27,9 @@ pub trait Engine: Send + Sync {
     fn native_len(&self) -> usize {
         0
     }
+    /// The engine as the tail-call table hands it to the engine that jumps to it (the
+    /// interpreter downcasts it to [`Interpreter`]).
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
 impl Engine for Interpreter {
@@ -33,6 +38,9 @@ impl Engine for Interpreter {
     }
     fn name(&self) -> &'static str {
         "interp"
+    }
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }
 

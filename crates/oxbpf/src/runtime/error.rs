@@ -1,5 +1,7 @@
 //! Runtime errors and the pluggable engine interface.
 
+use std::sync::Arc;
+
 use crate::helpers::Registry;
 use crate::interp::{Interpreter, Mode};
 use crate::isa::Located;
@@ -99,7 +101,7 @@ pub trait EngineBuilder: Send + Sync {
         insns: &[Located],
         helpers: &Registry,
         maps: &dyn MapResolver,
-    ) -> Result<Box<dyn Engine>, String>;
+    ) -> Result<Arc<dyn Engine>, String>;
 }
 
 /// The interpreter in checked mode (programs are not verified).
@@ -115,9 +117,9 @@ impl EngineBuilder for InterpBuilder {
         insns: &[Located],
         helpers: &Registry,
         maps: &dyn MapResolver,
-    ) -> Result<Box<dyn Engine>, String> {
+    ) -> Result<Arc<dyn Engine>, String> {
         let vm = Interpreter::with_maps(insns, helpers, maps).map_err(|e| e.to_string())?;
         debug_assert_eq!(vm.mode(), Mode::Checked);
-        Ok(Box::new(vm))
+        Ok(Arc::new(vm))
     }
 }

@@ -24,19 +24,18 @@
 //! initial slots; `lddw` map references become map ids that the engine resolves to map
 //! handles (`BPF_PSEUDO_MAP_FD`) or value addresses (`BPF_PSEUDO_MAP_VALUE`); calls to
 //! undefined `memcpy`/`memmove`/`memset`/`memcmp` get BPF implementations appended.
-//! Map helpers not (yet) in the registry are supplied by this module (see
-//! `maphelpers`), and the program type's packet helpers are added too.
+//! The registry is the standard one plus the program types' packet helpers. Each run
+//! registers the runtime's maps in the run context (helpers accept only registered map
+//! handles) and the program table tail calls jump through.
 
 mod dump;
 mod error;
-mod maphelpers;
 mod memfuncs;
 mod objects;
 mod tag;
 
 pub use dump::{c_type_name, func_signature};
 pub use error::{EngineBuilder, InterpBuilder, RuntimeError};
-pub use maphelpers::MAP_HELPERS;
 pub use memfuncs::PROVIDED as PROVIDED_EXTERNALS;
 pub use objects::{LoadedMap, Program, RunOutput};
 pub use tag::{kernel_obj_name, prog_tag, tag_hex, TagHash};
@@ -56,7 +55,7 @@ use crate::object::{
     DataKind, MapOrigin, MapSlotTarget, MapSpec, Object, ProgramSection, RelocKind,
 };
 use crate::program::{self, ProgramType};
-use crate::vm::{MapRef, MapResolver};
+use crate::vm::{MapRef, MapResolver, ProgramTable};
 
 /// What a pin path holds.
 #[derive(Debug, Clone)]
@@ -69,13 +68,32 @@ pub enum Pinned {
 
 /// Id tables shared with the maps (which resolve ids stored into fd maps).
 #[derive(Default)]
-struct Tables {
+pub(crate) struct Tables {
     progs: RwLock<BTreeMap<u32, Arc<Program>>>,
     maps: RwLock<BTreeMap<u32, Arc<LoadedMap>>>,
 }
 
-/// The tables as the maps see them: weakly, since the tables own the maps.
-struct WeakTables(std::sync::Weak<Tables>);
+impl Tables {
+    /// Every map in the table.
+    pub(crate) fn all_maps(&self) -> Vec<Arc<Map>> {
+        self.maps
+            .read()
+            .values()
+            .map(|m| Arc::clone(&m.map))
+            .collect()
+    }
+}
+
+/// The tables as maps and programs see them: weakly, since the tables own both.
+pub(crate) struct WeakTables(pub(crate) std::sync::Weak<Tables>);
+
+impl ProgramTable for WeakTables {
+    fn program(&self, id: u32) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        let t = self.0.upgrade()?;
+        let e = t.progs.read().get(&id).map(|p| Arc::clone(&p.engine));
+        e.map(|e| e.as_any())
+    }
+}
 
 impl IdResolver for WeakTables {
     fn map(&self, id: u32) -> Option<Arc<Map>> {
@@ -165,7 +183,6 @@ impl Runtime {
     pub fn with_engine(engine: Box<dyn EngineBuilder>) -> Runtime {
         let mut helpers = Registry::standard();
         program::register_packet_helpers(&mut helpers);
-        maphelpers::register(&mut helpers);
         Runtime {
             tables: Arc::default(),
             next_prog_id: AtomicU32::new(1),
@@ -405,7 +422,6 @@ impl Runtime {
         }
         let id = self.next_map_id.fetch_add(1, Ordering::Relaxed);
         map.set_id(id);
-        maphelpers::remember_map(&map);
         let lm = Arc::new(LoadedMap {
             id,
             name: kernel_obj_name(&spec.name),
@@ -504,6 +520,7 @@ impl Runtime {
             functions,
             engine,
             maps: reachable,
+            tables: Arc::new(WeakTables(Arc::downgrade(&self.tables))),
         });
         self.tables.progs.write().insert(id, Arc::clone(&prog));
         Ok(prog)
@@ -548,6 +565,7 @@ impl Runtime {
             functions: vec![(name.into(), 0)],
             engine,
             maps: Vec::new(),
+            tables: Arc::new(WeakTables(Arc::downgrade(&self.tables))),
         });
         self.tables.progs.write().insert(id, Arc::clone(&prog));
         Ok(prog)

@@ -7,9 +7,9 @@ use crate::btf::{Btf, FuncInfo, LineInfo};
 use crate::isa::{self, Located};
 use crate::maps::Map;
 use crate::program::{self, Engine, ProgramType, TestRun, TestRunOutput};
-use crate::vm::{MemRegion, RunContext, TraceLine};
+use crate::vm::{MemRegion, ProgramTable, RunContext, TraceLine};
 
-use super::{maphelpers, tag_hex, RuntimeError};
+use super::{tag_hex, RuntimeError, Tables, WeakTables};
 
 /// A map the runtime created.
 #[derive(Debug)]
@@ -32,12 +32,6 @@ pub struct LoadedMap {
     pub btf_id: u32,
     /// Whether the map was created frozen (`.rodata`).
     pub frozen: bool,
-}
-
-impl Drop for LoadedMap {
-    fn drop(&mut self) {
-        maphelpers::forget_map(&self.map);
-    }
 }
 
 /// A loaded program with the information `BPF_OBJ_GET_INFO_BY_FD` reports.
@@ -73,9 +67,12 @@ pub struct Program {
     pub line_info: Vec<LineInfo>,
     /// Function boundaries: (name, first slot).
     pub functions: Vec<(String, usize)>,
-    pub(super) engine: Box<dyn Engine>,
-    /// Every map the program can reach (referenced maps and their inner maps).
+    pub(super) engine: Arc<dyn Engine>,
+    /// The maps the program references (kept alive with it).
     pub(super) maps: Vec<Arc<Map>>,
+    /// The runtime's tables: every map a run may reach (tail-call targets use their own)
+    /// and the programs tail calls jump to.
+    pub(super) tables: Arc<WeakTables>,
 }
 
 impl std::fmt::Debug for Program {
@@ -119,18 +116,13 @@ impl Program {
         isa::decode(&self.insns.concat()).unwrap_or_default()
     }
 
-    /// Checked-mode regions of the maps the program can reach (asked afresh: hash maps
-    /// that allocate on demand grow theirs).
-    pub fn map_regions(&self) -> Vec<MemRegion> {
-        self.maps
-            .iter()
-            .flat_map(|m| m.value_regions().into_iter().chain(m.key_regions()))
-            .map(|r| MemRegion {
-                start: r.start as u64,
-                len: r.len as u64,
-                writable: r.writable,
-            })
-            .collect()
+    /// The maps a run registers: every map of the runtime (a tail call may reach any
+    /// program's maps), or the program's own if the runtime is gone.
+    fn run_maps(&self) -> Vec<Arc<Map>> {
+        match self.tables.0.upgrade() {
+            Some(t) => Tables::all_maps(&t),
+            None => self.maps.clone(),
+        }
     }
 
     /// `BPF_PROG_TEST_RUN` with a fresh run context.
@@ -148,17 +140,20 @@ impl Program {
         rc: &mut RunContext,
         extra: &[MemRegion],
     ) -> Result<RunOutput, RuntimeError> {
-        let mut regions = self.map_regions();
-        regions.extend_from_slice(extra);
-        for r in &regions {
-            // SAFETY: map value memory never moves and lives as long as the maps, which
-            // `self` holds; `extra` is the caller's promise (see the doc comment).
+        for m in self.run_maps() {
+            rc.add_map(&m);
+        }
+        rc.set_programs(Some(Arc::clone(&self.tables) as Arc<dyn ProgramTable>));
+        for r in extra {
+            // SAFETY: the caller's promise (see the doc comment); removed after the run.
             unsafe { rc.add_region(*r) };
         }
         let result = program::test_run(self.engine.as_ref(), self.prog_type, run, rc);
-        for r in &regions {
+        for r in extra {
             rc.remove_region(r);
         }
+        rc.set_programs(None);
+        rc.clear_maps();
         let output = result.map_err(|source| RuntimeError::Run {
             prog: self.name.clone(),
             source,

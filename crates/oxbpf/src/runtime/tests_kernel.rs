@@ -314,3 +314,54 @@ fn lpm_route_lookup_matches_the_kernel() {
     assert_eq!(our_entries(&l, "lpm_rout.bss"), k.entries("lpm_rout.bss"));
     assert_eq!(our_entries(&l, "routes"), k.entries("routes"));
 }
+
+#[test]
+fn tail_call_dispatcher_matches_the_kernel() {
+    if skip() {
+        return;
+    }
+    let k = KernelObject::new("tailcall.o");
+    let (tcp, udp, entry) = (
+        k.load("handle_tcp"),
+        k.load("handle_udp"),
+        k.load("dispatch"),
+    );
+    let (hi, _) = k.obj.map("handlers").unwrap();
+    for (slot, p) in [(6u32, &tcp), (17, &udp)] {
+        let fd = p.as_fd().as_raw_fd() as u32;
+        k.maps[hi]
+            .update(&slot.to_ne_bytes(), &fd.to_ne_bytes(), kernel::BPF_ANY)
+            .unwrap();
+    }
+    let rt = Runtime::new();
+    let l = rt.load_object(&k.obj).unwrap();
+    let p = l.program("dispatch").unwrap();
+    let mut arp = ipv4(0);
+    arp[13] = 0x06;
+    for (i, pkt) in [ipv4(6), ipv4(17), ipv4(1), arp, ipv4(17), ipv4(6)]
+        .iter()
+        .enumerate()
+    {
+        let ours = p
+            .test_run(&TestRun {
+                data_in: pkt,
+                ..TestRun::default()
+            })
+            .unwrap()
+            .output;
+        let theirs = kernel_run(&entry, pkt);
+        assert_eq!(
+            (ours.retval, &ours.data_out),
+            (theirs.retval, &theirs.data_out),
+            "packet {i}"
+        );
+    }
+    assert_eq!(our_entries(&l, "tailcall.bss"), k.entries("tailcall.bss"));
+    let bss = our_entries(&l, "tailcall.bss");
+    let counters: Vec<u64> = bss[0]
+        .1
+        .chunks(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(counters, [2, 2, 2]);
+}
