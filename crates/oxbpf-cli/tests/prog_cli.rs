@@ -186,7 +186,7 @@ fn raw_socket_filter_with_trace_printk() {
 #[test]
 fn tail_calls_reach_the_objects_other_programs() {
     let st = state_dir("tail");
-    let mut udp = vec![0u8; 64];
+    let mut udp = [0u8; 64];
     udp[12] = 8;
     udp[23] = 17;
     let hex: String = udp.iter().map(|b| format!("{b:02x}")).collect();
