@@ -98,7 +98,7 @@ pub(crate) fn subprogram(symbol: &str) -> Option<Vec<[u8; 8]>> {
     )
 }
 
-/// Names of the functions [`subprogram`] provides.
+/// Names of the undefined functions the runtime supplies as BPF subprograms.
 pub const PROVIDED: [&str; 4] = ["memcpy", "memmove", "memset", "memcmp"];
 
 #[cfg(test)]

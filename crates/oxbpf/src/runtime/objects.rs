@@ -46,7 +46,7 @@ pub struct Program {
     pub section: String,
     /// The program type.
     pub prog_type: &'static ProgramType,
-    /// The kernel's tag: the hash ([`TagHash::default`], as current kernels) of the
+    /// The kernel's tag: the hash ([`TagHash::default`](super::TagHash), as current kernels) of the
     /// instructions with map immediates zeroed.
     pub tag: [u8; 8],
     /// Instructions as loaded (map references hold map ids): the "xlated" program.
