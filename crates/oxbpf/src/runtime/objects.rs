@@ -132,8 +132,12 @@ impl Program {
         self.test_run_with(run, &mut rc, &[])
     }
 
-    /// `BPF_PROG_TEST_RUN` as `ty` (overriding the program's type) in `rc`, with `extra`
-    /// regions (e.g. memory a kprobe's registers point to) valid during the run.
+    /// `BPF_PROG_TEST_RUN` in `rc` (reuse one per thread), with `extra` regions (e.g.
+    /// memory a kprobe's registers point to) valid during the run. The runtime's maps and
+    /// program table are registered in `rc` for the run and removed afterwards, together
+    /// with any map `rc` had registered before.
+    ///
+    /// `extra` must stay valid (and writable where marked so) until this returns.
     pub fn test_run_with(
         &self,
         run: &TestRun<'_>,
