@@ -128,17 +128,29 @@ impl Program {
     /// `BPF_PROG_TEST_RUN` with a fresh run context.
     #[doc(alias = "BPF_PROG_TEST_RUN")]
     pub fn test_run(&self, run: &TestRun<'_>) -> Result<RunOutput, RuntimeError> {
-        let mut rc = RunContext::new();
-        self.test_run_with(run, &mut rc, &[])
+        self.test_run_in(run, &mut RunContext::new())
     }
 
-    /// `BPF_PROG_TEST_RUN` in `rc` (reuse one per thread), with `extra` regions (e.g.
-    /// memory a kprobe's registers point to) valid during the run. The runtime's maps and
-    /// program table are registered in `rc` for the run and removed afterwards, together
-    /// with any map `rc` had registered before.
+    /// `BPF_PROG_TEST_RUN` in `rc` (reuse one per thread). The runtime's maps and program
+    /// table are registered in `rc` for the run and removed afterwards, together with any
+    /// map `rc` had registered before.
+    pub fn test_run_in(
+        &self,
+        run: &TestRun<'_>,
+        rc: &mut RunContext,
+    ) -> Result<RunOutput, RuntimeError> {
+        // SAFETY: no extra regions.
+        unsafe { self.test_run_with(run, rc, &[]) }
+    }
+
+    /// [`test_run_in`](Self::test_run_in) with `extra` regions (e.g. memory a kprobe's
+    /// registers point to) valid for the program during the run.
     ///
-    /// `extra` must stay valid (and writable where marked so) until this returns.
-    pub fn test_run_with(
+    /// # Safety
+    /// Every region in `extra` must be valid for reads (and writes where `writable`)
+    /// through raw pointers until this returns, and not be accessed through Rust
+    /// references meanwhile.
+    pub unsafe fn test_run_with(
         &self,
         run: &TestRun<'_>,
         rc: &mut RunContext,
@@ -149,7 +161,7 @@ impl Program {
         }
         rc.set_programs(Some(Arc::clone(&self.tables) as Arc<dyn ProgramTable>));
         for r in extra {
-            // SAFETY: the caller's promise (see the doc comment); removed after the run.
+            // SAFETY: the caller's contract; removed after the run.
             unsafe { rc.add_region(*r) };
         }
         let result = program::test_run(self.engine.as_ref(), self.prog_type, run, rc);

@@ -91,14 +91,17 @@ fn kprobe_reads_a_struct_through_probe_read() {
     let mut regs = [0u8; 168];
     regs[112..120].copy_from_slice(&region.start.to_ne_bytes()); // di
     let run = |regs: &[u8], extra: &[MemRegion]| {
-        p.test_run_with(
-            &TestRun {
-                ctx_in: Some(regs),
-                ..TestRun::default()
-            },
-            &mut RunContext::new(),
-            extra,
-        )
+        // SAFETY: `task` outlives the run and is only read through the region.
+        unsafe {
+            p.test_run_with(
+                &TestRun {
+                    ctx_in: Some(regs),
+                    ..TestRun::default()
+                },
+                &mut RunContext::new(),
+                extra,
+            )
+        }
         .unwrap()
         .output
         .retval as i32
