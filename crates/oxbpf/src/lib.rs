@@ -2,3 +2,4 @@
 
 pub mod helpers;
 pub mod isa;
+pub mod verifier;
