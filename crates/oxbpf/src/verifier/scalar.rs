@@ -748,7 +748,7 @@ pub(crate) mod tests {
         }
         let mut s = Scalar::UNKNOWN;
         s.var_off = Tnum::new(x, r.bits_mask());
-        let mut spread = |r: &mut Rng| {
+        let spread = |r: &mut Rng| {
             if r.one_in(2) {
                 r.below(20)
             } else {
