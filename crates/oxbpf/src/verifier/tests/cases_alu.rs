@@ -1,0 +1,553 @@
+//! Arithmetic, pointer arithmetic, bounds and branch refinement.
+
+use super::asm::*;
+use super::*;
+
+fn cases() -> Vec<Case> {
+    use Ty::{Raw, Xdp};
+    vec![
+        // Immediate checks.
+        reject(
+            "div by zero immediate",
+            Xdp,
+            vec![mov(R0, 1), alu(Div, R0, 0), exit()],
+            "div by zero",
+        ),
+        reject(
+            "mod32 by zero immediate",
+            Xdp,
+            vec![mov32(R0, 1), alu32(Mod, R0, 0), exit()],
+            "div by zero",
+        ),
+        reject(
+            "sdiv by zero immediate",
+            Xdp,
+            vec![mov(R0, 1), alu(Sdiv, R0, 0), exit()],
+            "div by zero",
+        ),
+        accept(
+            "div by zero register is defined",
+            Xdp,
+            vec![mov(R0, 1), mov(R1, 0), alur(Div, R0, R1), exit()],
+        ),
+        reject(
+            "shift by 64",
+            Xdp,
+            vec![mov(R0, 1), alu(Lsh, R0, 64), exit()],
+            "invalid shift 64",
+        ),
+        reject(
+            "32-bit shift by 32",
+            Xdp,
+            vec![mov(R0, 1), alu32(Rsh, R0, 32), exit()],
+            "invalid shift 32",
+        ),
+        reject(
+            "negative shift",
+            Xdp,
+            vec![mov(R0, 1), alu(Arsh, R0, -1), exit()],
+            "invalid shift -1",
+        ),
+        accept(
+            "shift by 63",
+            Xdp,
+            vec![mov(R0, 1), alu(Lsh, R0, 63), exit()],
+        ),
+        // Uninitialised operands.
+        reject(
+            "alu on uninitialised dst",
+            Xdp,
+            vec![alu(Add, R0, 1), exit()],
+            "R0 !read_ok",
+        ),
+        reject(
+            "alu with uninitialised src",
+            Xdp,
+            vec![mov(R0, 0), alur(Add, R0, R3), exit()],
+            "R3 !read_ok",
+        ),
+        reject(
+            "mov from uninitialised",
+            Xdp,
+            vec![movr(R0, R2), exit()],
+            "R2 !read_ok",
+        ),
+        reject(
+            "neg of uninitialised",
+            Xdp,
+            vec![neg(R0), exit()],
+            "R0 !read_ok",
+        ),
+        reject(
+            "bswap of uninitialised",
+            Xdp,
+            vec![end(Order::Swap, R0, 16), exit()],
+            "R0 !read_ok",
+        ),
+        reject(
+            "movsx from uninitialised",
+            Xdp,
+            vec![movsx(R0, R4, 8), exit()],
+            "R4 !read_ok",
+        ),
+        reject(
+            "write to the frame pointer",
+            Xdp,
+            vec![mov(R10, 0), mov(R0, 0), exit()],
+            "frame pointer is read only",
+        ),
+        reject(
+            "load into the frame pointer",
+            Xdp,
+            vec![ldx(DW, R10, R10, -8), mov(R0, 0), exit()],
+            "frame pointer is read only",
+        ),
+        // Pointer arithmetic.
+        reject(
+            "32-bit arithmetic on ctx",
+            Xdp,
+            vec![alu32(Add, R1, 4), mov(R0, 0), exit()],
+            "R1 32-bit pointer arithmetic prohibited",
+        ),
+        reject(
+            "bitwise and on a pointer",
+            Xdp,
+            vec![alu(And, R1, 4), mov(R0, 0), exit()],
+            "R1 bitwise operator &= on pointer prohibited",
+        ),
+        reject(
+            "xor on a pointer",
+            Xdp,
+            vec![alu(Xor, R1, 4), mov(R0, 0), exit()],
+            "R1 bitwise operator ^= on pointer prohibited",
+        ),
+        reject(
+            "multiply a pointer",
+            Xdp,
+            vec![alu(Mul, R1, 2), mov(R0, 0), exit()],
+            "R1 pointer arithmetic with *= operator prohibited",
+        ),
+        reject(
+            "shift a pointer",
+            Xdp,
+            vec![alu(Lsh, R1, 2), mov(R0, 0), exit()],
+            "R1 pointer arithmetic with <<= operator prohibited",
+        ),
+        reject(
+            "pointer plus pointer",
+            Xdp,
+            vec![movr(R2, R10), alur(Add, R1, R2), mov(R0, 0), exit()],
+            "R1 pointer += pointer prohibited",
+        ),
+        accept(
+            "pointer minus pointer is a number",
+            Xdp,
+            vec![
+                movr(R2, R10),
+                movr(R3, R10),
+                alu(Add, R3, -8),
+                alur(Sub, R2, R3),
+                movr(R0, R2),
+                exit(),
+            ],
+        ),
+        reject(
+            "scalar minus pointer",
+            Xdp,
+            vec![mov(R0, 0), alur(Sub, R0, R10), exit()],
+            "R0 tried to subtract pointer from scalar",
+        ),
+        accept(
+            "scalar plus pointer is a pointer",
+            Xdp,
+            vec![
+                mov(R2, -8),
+                alur(Add, R2, R10),
+                st(DW, R2, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "pointer arithmetic on pkt_end",
+            Xdp,
+            vec![ldx(W, R3, R1, 4), alu(Add, R3, 1), mov(R0, 0), exit()],
+            "R3 pointer arithmetic on pkt_end prohibited",
+        ),
+        reject(
+            "pointer plus unbounded register",
+            Xdp,
+            vec![
+                call(7),
+                movr(R1, R10),
+                alur(Add, R1, R0),
+                mov(R0, 0),
+                exit(),
+            ],
+            "math between fp pointer and register with unbounded min value is not allowed",
+        ),
+        reject(
+            "pointer plus huge constant",
+            Xdp,
+            vec![
+                movr(R1, R10),
+                ld64(R2, 1 << 30),
+                alur(Add, R1, R2),
+                mov(R0, 0),
+                exit(),
+            ],
+            "math between fp pointer and 1073741824 is not allowed",
+        ),
+        reject(
+            "pointer offset grows too large",
+            Xdp,
+            vec![
+                alu(Add, R1, 0x1000_0000),
+                alu(Add, R1, 0x1000_0000),
+                mov(R0, 0),
+                exit(),
+            ],
+            "ctx pointer offset 536870912 is not allowed",
+        ),
+        reject(
+            "pointer plus huge bounded register",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                alu(Add, R2, 0x2000_0000),
+                movr(R3, R10),
+                alur(Add, R3, R2),
+                mov(R0, 0),
+                exit(),
+            ],
+            "value 536870912 makes fp pointer be out of bounds",
+        ),
+        accept(
+            "negating a pointer leaks a number (root)",
+            Xdp,
+            vec![movr(R2, R10), neg(R2), movr(R0, R2), exit()],
+        ),
+        reject(
+            "32-bit copy of a pointer is a number",
+            Xdp,
+            vec![mov32r(R2, R10), ldx(DW, R0, R2, -8), exit()],
+            "R2 invalid mem access 'scalar'",
+        ),
+        accept(
+            "32-bit pointer subtraction is a number (root)",
+            Xdp,
+            vec![movr(R2, R10), alu32r(Sub, R2, R10), movr(R0, R2), exit()],
+        ),
+        // Bounds: the stack offset must stay in [-512, 0) with these scalars.
+        accept(
+            "equality pins a value",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                jmp(JNE, R2, 8, 3),
+                movr(R3, R10),
+                alur(Sub, R3, R2),
+                st(DW, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "upper bound from jgt",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                jmp(JGT, R2, 8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "bound on the wrong edge",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                jmp(JLT, R2, 8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+            "invalid unbounded variable-offset write to stack R3",
+        ),
+        accept(
+            "32-bit jump bounds a zero-extended value",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                jmp32(JGT, R2, 8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "32-bit jump does not bound a 64-bit value",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                alu(Lsh, R2, 32),
+                alu(Arsh, R2, 32),
+                alu(Lsh, R2, 8),
+                jmp32(JGT, R2, 8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+            "value -549755813888 makes fp pointer be out of bounds",
+        ),
+        accept(
+            "signed bounds from jsgt and jslt",
+            Xdp,
+            vec![
+                ldxsx(W, R2, R1, 12),
+                jmp(JSGT, R2, 8, 5),
+                jmp(JSLT, R2, 0, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "signed upper bound alone leaves the minimum open",
+            Xdp,
+            vec![
+                ldxsx(W, R2, R1, 12),
+                jmp(JSGT, R2, 8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+            "value -2147483648 makes fp pointer be out of bounds",
+        ),
+        accept(
+            "jset clear bits bound the value",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                jmp(JSET, R2, -8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "jge and jle bound both ends",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                jmp(JGE, R2, 9, 5),
+                jmp(JLE, R2, 0, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "a copy is narrowed with its original",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                movr(R4, R2),
+                jmp(JGT, R4, 8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "arithmetic breaks the link between copies",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                movr(R4, R2),
+                alu(Add, R4, 0),
+                jmp(JGT, R4, 8, 4),
+                movr(R3, R10),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+            "invalid unbounded variable-offset write to stack R3",
+        ),
+        accept(
+            "branch decided by constants skips a bad path",
+            Xdp,
+            vec![
+                mov(R2, 5),
+                jmp(JGT, R2, 10, 1),
+                ja(1),
+                ldx(DW, R0, R2, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "and-mask bounds an index",
+            Raw(64),
+            vec![
+                alu(And, R2, 0x38),
+                alur(Add, R1, R2),
+                ldx(DW, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "mod bounds an index",
+            Raw(64),
+            vec![
+                alu(And, R2, 0xffff),
+                alu(Mod, R2, 57),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "right shift bounds an index",
+            Raw(64),
+            vec![
+                alu(Rsh, R2, 58),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "movsx8 then offset",
+            Xdp,
+            vec![
+                ldx(W, R2, R1, 12),
+                movsx(R2, R2, 8),
+                alu(Add, R2, 128),
+                movr(R3, R10),
+                alu(Add, R3, -256),
+                alur(Add, R3, R2),
+                st(B, R3, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "bswap16 bounds to 16 bits",
+            Raw(0x10000),
+            vec![
+                end(Order::Swap, R2, 16),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "to_le 32 bounds to 32 bits then mask",
+            Raw(256),
+            vec![
+                end(Order::ToLe, R2, 32),
+                alu(And, R2, 0xff),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "32-bit mov zero-extends",
+            Raw(256),
+            vec![
+                mov32r(R2, R2),
+                alu(Rsh, R2, 24),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "64-bit arsh keeps the sign",
+            Raw(256),
+            vec![
+                alu(Arsh, R2, 56),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+            "R1 min value is negative, either use unsigned index or do a if (index >=0) check.",
+        ),
+        accept(
+            "udiv by constant bounds",
+            Raw(256),
+            vec![
+                alu(And, R2, 0xffff),
+                alu(Div, R2, 257),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        accept(
+            "multiply bounded values",
+            Raw(256),
+            vec![
+                alu(And, R2, 15),
+                alu(Mul, R2, 16),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "multiply overflows the buffer",
+            Raw(256),
+            vec![
+                alu(And, R2, 15),
+                alu(Mul, R2, 18),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+            "invalid access to memory, mem_size=256 off=270 size=1",
+        ),
+    ]
+}
+
+#[test]
+fn alu_table() {
+    check_table(&cases());
+}
+
+/// Number of cases in this table.
+pub(super) fn count() -> usize {
+    cases().len()
+}
