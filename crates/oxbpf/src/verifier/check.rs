@@ -255,8 +255,14 @@ impl Env<'_> {
         }
         match op {
             AluOp::Add => {}
-            AluOp::Sub if ptr_is_dst => {}
-            AluOp::Sub => return err(format!("R{n} tried to subtract pointer from scalar")),
+            AluOp::Sub if !ptr_is_dst => {
+                return err(format!("R{n} tried to subtract pointer from scalar"))
+            }
+            // The kernel forbids it even for root (some JITs could not handle it).
+            AluOp::Sub if matches!(ptr.ty, RegType::PtrToStack { .. }) => {
+                return err(format!("R{n} subtraction from stack pointer prohibited"))
+            }
+            AluOp::Sub => {}
             AluOp::And | AluOp::Or | AluOp::Xor => {
                 return err(format!(
                     "R{n} bitwise operator {} on pointer prohibited",

@@ -3,7 +3,7 @@
 use super::asm::*;
 use super::*;
 
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     use Ty::{Raw, Xdp};
     vec![
         // Immediate checks.
@@ -222,6 +222,23 @@ fn cases() -> Vec<Case> {
             ],
             "value 536870912 makes fp pointer be out of bounds",
         ),
+        reject(
+            "subtracting a constant from the stack pointer",
+            Xdp,
+            vec![
+                movr(R2, R10),
+                alu(Sub, R2, 8),
+                st(DW, R2, 0, 0),
+                mov(R0, 0),
+                exit(),
+            ],
+            "R2 subtraction from stack pointer prohibited",
+        ),
+        accept(
+            "subtracting a constant from ctx",
+            Xdp,
+            vec![alu(Sub, R1, -4), alu(Sub, R1, 4), ldx(W, R0, R1, 0), exit()],
+        ),
         accept(
             "negating a pointer leaks a number (root)",
             Xdp,
@@ -244,9 +261,10 @@ fn cases() -> Vec<Case> {
             Xdp,
             vec![
                 ldx(W, R2, R1, 12),
-                jmp(JNE, R2, 8, 3),
+                jmp(JNE, R2, 8, 4),
                 movr(R3, R10),
-                alur(Sub, R3, R2),
+                alu(Add, R3, -16),
+                alur(Add, R3, R2),
                 st(DW, R3, 0, 0),
                 mov(R0, 0),
                 exit(),
@@ -393,7 +411,7 @@ fn cases() -> Vec<Case> {
             vec![
                 ldx(W, R2, R1, 12),
                 movr(R4, R2),
-                alu(Add, R4, 0),
+                alu(Mul, R4, 1),
                 jmp(JGT, R4, 8, 4),
                 movr(R3, R10),
                 alu(Add, R3, -16),

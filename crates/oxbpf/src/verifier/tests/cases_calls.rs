@@ -4,7 +4,7 @@ use super::asm::*;
 use super::*;
 use crate::isa::{CallTarget, Insn, LdPseudo};
 
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     use Ty::{Ranged, Xdp};
     vec![
         accept(

@@ -3,7 +3,7 @@
 use super::asm::*;
 use super::*;
 
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     use Ty::Xdp;
     vec![
         accept("exit with r0 set", Xdp, ret(0)),

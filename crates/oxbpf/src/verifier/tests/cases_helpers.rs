@@ -9,7 +9,7 @@ fn reserve(size: i32) -> Vec<Insn> {
     vec![ldmap(R1, 0), mov(R2, size), mov(R3, 0), call(131)]
 }
 
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     use Ty::{Ranged, Xdp};
     let printk = |size: Vec<Insn>| {
         cat(&[

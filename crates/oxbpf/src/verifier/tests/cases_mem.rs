@@ -5,7 +5,7 @@ use super::asm::*;
 use super::maps::*;
 use super::*;
 
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     use Ty::{Ranged, Raw, Xdp};
     let null_check = |then: Vec<Insn>| cat(&[vec![jmp(JNE, R0, 0, 2), mov(R0, 0), exit()], then]);
     vec![
@@ -78,7 +78,8 @@ fn cases() -> Vec<Case> {
                     stx(DW, R10, -8, R1),
                     ldx(DW, R2, R10, -8),
                     movr(R3, R10),
-                    alur(Sub, R3, R2),
+                    alu(Add, R3, -16),
+                    alur(Add, R3, R2),
                     st(DW, R3, -8, 0),
                 ],
                 ret(0),
@@ -92,7 +93,8 @@ fn cases() -> Vec<Case> {
                     st(DW, R10, -8, 16),
                     ldx(DW, R2, R10, -8),
                     movr(R3, R10),
-                    alur(Sub, R3, R2),
+                    alu(Add, R3, -32),
+                    alur(Add, R3, R2),
                     st(DW, R3, 0, 0),
                 ],
                 ret(0),
@@ -130,7 +132,8 @@ fn cases() -> Vec<Case> {
                     st(W, R10, -8, 0),
                     ldx(W, R2, R10, -8),
                     movr(R3, R10),
-                    alur(Sub, R3, R2),
+                    alu(Add, R3, -16),
+                    alur(Add, R3, R2),
                     st(DW, R3, -8, 0),
                 ],
                 ret(0),
@@ -144,12 +147,13 @@ fn cases() -> Vec<Case> {
                     st(W, R10, -8, 1),
                     ldx(W, R2, R10, -8),
                     movr(R3, R10),
-                    alur(Sub, R3, R2),
+                    alu(Add, R3, -16),
+                    alur(Add, R3, R2),
                     st(DW, R3, -8, 0),
                 ],
                 ret(0),
             ]),
-            "value -4294967295 makes fp pointer be out of bounds",
+            "misaligned stack access off (0x0; 0xffffffff)+-16+-8 size 8",
         ),
         accept(
             "narrow read of a spilled constant",
@@ -160,7 +164,8 @@ fn cases() -> Vec<Case> {
                     stx(DW, R10, -8, R1),
                     ldx(W, R2, R10, -4),
                     movr(R3, R10),
-                    alur(Sub, R3, R2),
+                    alu(Add, R3, -16),
+                    alur(Add, R3, R2),
                     st(DW, R3, 0, 0),
                 ],
                 ret(0),

@@ -13,7 +13,7 @@ fn pkt(n: i32) -> Vec<Insn> {
     ]
 }
 
-fn cases() -> Vec<Case> {
+pub(super) fn cases() -> Vec<Case> {
     use Ty::Xdp;
     let xdp_pass = ret(2);
     vec![

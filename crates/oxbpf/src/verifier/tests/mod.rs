@@ -9,6 +9,7 @@ mod cases_cfg;
 mod cases_helpers;
 mod cases_mem;
 mod cases_pkt;
+mod kernel_oracle;
 mod log;
 
 use super::ctx::{CtxAccess, CtxDenied, CtxField, EntryArg, RawMem, Xdp};
