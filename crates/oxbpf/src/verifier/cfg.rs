@@ -133,7 +133,10 @@ pub fn check_cfg(prog: &[Located]) -> Result<Cfg, VerifyError> {
             _ => None,
         };
         if let Some(s) = callee_slot {
-            starts.push(target(prog, &slots, i, s)?);
+            let t = slots
+                .at(s)
+                .ok_or_else(|| err(prog, i, "call to invalid destination".into()))?;
+            starts.push(t);
         }
     }
     starts.sort_unstable();

@@ -356,14 +356,17 @@ impl Env<'_> {
     fn helper_call(&mut self, pc: usize, st: &mut VState, id: i32) -> Result<(), Reject> {
         self.jmps_seen();
         let name = crate::helpers::ids::helper_name(id).unwrap_or("unknown");
-        let proto = self
-            .config
-            .helpers
-            .proto(id)
-            .ok_or_else(|| Reject::new(format!("invalid func {name}#{id}")))?;
-        if !self.config.prog_type.helper_allowed(id) {
-            return Err(Reject::new(format!("unknown func {}#{id}", proto.name)));
-        }
+        let proto = match self.config.helpers.proto(id) {
+            Some(p) if self.config.prog_type.helper_allowed(id) => p,
+            _ if name == "unknown" => {
+                return Err(Reject::new(format!("invalid func unknown#{id}")))
+            }
+            _ => {
+                return Err(Reject::new(format!(
+                    "program of this type cannot use helper bpf_{name}#{id}"
+                )))
+            }
+        };
         if proto.gpl_only && !self.config.gpl {
             return Err(Reject::new(
                 "cannot call GPL-restricted function from non-GPL compatible program",
@@ -388,7 +391,6 @@ impl Env<'_> {
                     let RegType::ConstPtrToMap { map: m } = reg.ty else {
                         return Err(expect("map_ptr"));
                     };
-                    self.check_map_compat(m, id, proto.name)?;
                     map = Some(m);
                 }
                 ArgKind::MapKey | ArgKind::MapValue | ArgKind::UninitMapValue => {
@@ -400,6 +402,9 @@ impl Env<'_> {
                         ArgKind::MapValue => (info.value_size, false),
                         _ => (info.value_size, true),
                     };
+                    if size == 0 {
+                        return Err(Reject::reg(r, "invalid zero-sized read"));
+                    }
                     self.helper_mem(pc, st, r, size, size, write)?;
                 }
                 ArgKind::Mem { write } => mem_arg = Some((r, write)),
@@ -415,8 +420,14 @@ impl Env<'_> {
                             ),
                         ));
                     }
-                    if reg.var.umax == 0 && *kind == ArgKind::ConstSize {
-                        return Err(Reject::reg(r, format!("R{n} invalid zero-sized read")));
+                    if reg.var.umin == 0 && *kind == ArgKind::ConstSize {
+                        return Err(Reject::reg(
+                            r,
+                            format!(
+                                "R{n} invalid zero-sized read: u64=[{},{}]",
+                                reg.var.umin, reg.var.umax
+                            ),
+                        ));
                     }
                     if reg.var.umax >= MAX_VAR_OFF as u64 {
                         return Err(Reject::reg(r, format!("R{n} unbounded memory access, use 'var &= const' or 'if (var < const)'")));
@@ -467,6 +478,9 @@ impl Env<'_> {
                         .map_err(|_| Reject::reg(r, format!("R{n} is not a known constant'")))?;
                 }
             }
+        }
+        if let Some(m) = map {
+            self.check_map_compat(m, id, proto.name)?;
         }
         if let Some(rid) = release {
             st.refs.retain(|&(i, _)| i != rid);
@@ -523,7 +537,7 @@ impl Env<'_> {
             Ok(())
         } else {
             Err(Reject::new(format!(
-                "cannot pass map_type {mt} into func {name}#{id}"
+                "cannot pass map_type {mt} into func bpf_{name}#{id}"
             )))
         }
     }
@@ -534,7 +548,7 @@ impl Env<'_> {
         let target = self.target_of(pc);
         if st.frames.len() >= MAX_FRAMES {
             return Err(Reject::new(format!(
-                "the call stack of {} frames is too deep !",
+                "the call stack of {} frames is too deep",
                 st.frames.len() + 1
             )));
         }
@@ -556,7 +570,7 @@ impl Env<'_> {
             if r0.ty == (RegType::PtrToStack { frame: depth as u8 }) {
                 return Err(Reject::reg(
                     Reg::R0,
-                    "cannot return stack pointer to the caller frame",
+                    "cannot return stack pointer to the caller",
                 ));
             }
             let callsite = st.cur().callsite;

@@ -134,7 +134,10 @@ impl<'a> Env<'a> {
             f.regs[i + 1] = match *a {
                 EntryArg::None => RegState::NOT_INIT,
                 EntryArg::Ctx => RegState::ptr(RegType::PtrToCtx),
-                EntryArg::Mem { size } => RegState::ptr(RegType::PtrToMem { size }),
+                EntryArg::Mem { size } => RegState::ptr(RegType::PtrToMem {
+                    size,
+                    ringbuf: false,
+                }),
                 EntryArg::Scalar => RegState::unknown(),
             };
         }
@@ -514,7 +517,10 @@ fn mark_ptr_or_null(st: &mut VState, id: u32, null: bool) {
         } else {
             r.ty = match r.ty {
                 RegType::PtrToMapValueOrNull { map } => RegType::PtrToMapValue { map },
-                RegType::PtrToMemOrNull { size } => RegType::PtrToMem { size },
+                RegType::PtrToMemOrNull { size } => RegType::PtrToMem {
+                    size,
+                    ringbuf: true,
+                },
                 t => t,
             };
             r.id = 0;

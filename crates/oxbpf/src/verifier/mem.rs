@@ -94,6 +94,8 @@ impl Env<'_> {
                 ),
             ));
         }
+        // Atomics must be aligned whatever the memory.
+        check_aligned(dst, &p, off.into(), size)?;
         self.access(pc, st, dst, p, off.into(), size, Access::Read)?;
         self.access(
             pc,
@@ -192,7 +194,7 @@ impl Env<'_> {
                 check_region(r, &p, o, size, info.value_size, MemKind::MapValue)?;
                 Ok(loaded)
             }
-            RegType::PtrToMem { size: mem_size } => {
+            RegType::PtrToMem { size: mem_size, .. } => {
                 self.note_mem(pc, MemKind::Mem);
                 check_region(r, &p, i64::from(p.off) + off, size, mem_size, MemKind::Mem)?;
                 Ok(loaded)
@@ -227,16 +229,7 @@ impl Env<'_> {
         }
         let base = i64::from(p.off) + off;
         // Stack accesses must be aligned even where the CPU would not care.
-        let at = p.var.var_off.add(Tnum::constant(base as u64));
-        if (at.value | at.mask) & (u64::from(size) - 1) != 0 {
-            return Err(Reject::reg(
-                r,
-                format!(
-                    "misaligned stack access off {}+{}+{} size {size}",
-                    p.var.var_off, p.off, off
-                ),
-            ));
-        }
+        check_aligned(r, p, off, size)?;
         let size64 = i64::from(size);
         let (lo, hi) = match p.var.as_const() {
             Some(c) => {
@@ -264,7 +257,7 @@ impl Env<'_> {
                     return Err(Reject::reg(
                         r,
                         format!(
-                            "invalid variable-offset {} stack R{n} var_off={} size={size}",
+                            "invalid variable-offset {} stack R{n} var_off={} off={base} size={size}",
                             acc.verb(),
                             p.var.var_off
                         ),
@@ -321,14 +314,25 @@ impl Env<'_> {
                 if p.var.smax >= MAX_VAR_OFF || p.var.smin <= -MAX_VAR_OFF {
                     return Err(Reject::reg(
                         r,
-                        format!("invalid unbounded variable-offset indirect access to stack R{n}"),
+                        format!(
+                            "invalid unbounded variable-offset {} stack R{n}",
+                            if write { "write to" } else { "read from" }
+                        ),
                     ));
                 }
                 let (lo, hi) = (base + p.var.smin, base + p.var.smax + i64::from(size));
                 if lo < -MAX_STACK || hi > 0 {
+                    let verb = if write { "write to" } else { "read from" };
                     return Err(Reject::reg(
                         r,
-                        format!("invalid indirect access to stack R{n} off={base} size={size}"),
+                        if p.var.as_const().is_some() {
+                            format!("invalid {verb} stack R{n} off={base} size={size}")
+                        } else {
+                            format!(
+                                "invalid variable-offset {verb} stack R{n} var_off={} off={base} size={size}",
+                                p.var.var_off
+                            )
+                        },
                     ));
                 }
                 self.note_stack(st, fi, lo);
@@ -357,6 +361,36 @@ impl Env<'_> {
             )),
         }
     }
+}
+
+/// Kernel `check_ptr_alignment`: stack accesses (and atomics everywhere) must be
+/// aligned to their size.
+fn check_aligned(r: Reg, p: &RegState, off: i64, size: u32) -> Result<(), Reject> {
+    let at = p
+        .var
+        .var_off
+        .add(Tnum::constant((i64::from(p.off) + off) as u64));
+    if (at.value | at.mask) & (u64::from(size) - 1) == 0 {
+        return Ok(());
+    }
+    let desc = match p.ty {
+        RegType::PtrToStack { .. } => "stack ",
+        RegType::PtrToMapValue { .. } => "value ",
+        RegType::PtrToCtx => "context ",
+        RegType::PtrToPacket { .. } | RegType::PtrToPacketMeta { .. } => "packet ",
+        _ => "",
+    };
+    let var = match p.var.as_const() {
+        Some(c) => (c as i64).to_string(),
+        None => p.var.var_off.to_string(),
+    };
+    Err(Reject::reg(
+        r,
+        format!(
+            "misaligned {desc}access off {var}+{}+{off} size {size}",
+            p.off
+        ),
+    ))
 }
 
 /// Kernel `check_mem_region_access`: both ends of the variable offset must be inside.
@@ -411,8 +445,8 @@ fn check_packet(r: Reg, p: &RegState, off: i64, size: u32, range: u32) -> Result
         return Err(Reject::reg(
             r,
             format!(
-                "invalid access to packet, off={off} size={size}, R{n}(id={},off={},r={range})\nR{n} offset is outside of the packet",
-                p.id, p.off
+                "invalid access to packet, off={off} size={size}, R{n}(id={},off={off},r={range})\nR{n} offset is outside of the packet",
+                p.id
             ),
         ));
     }

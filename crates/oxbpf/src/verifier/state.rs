@@ -35,9 +35,9 @@ pub enum RegType {
     PtrToPacketMeta { range: u32 },
     /// One past the packet's last byte.
     PtrToPacketEnd,
-    /// A pointer to `size` bytes of memory (a ring buffer record, or the raw-memory
-    /// program's input).
-    PtrToMem { size: u32 },
+    /// A pointer to `size` bytes of memory: a ring buffer record (`ringbuf`), or the
+    /// raw-memory program's input.
+    PtrToMem { size: u32, ringbuf: bool },
     /// `ringbuf_reserve`'s result before the null check.
     PtrToMemOrNull { size: u32 },
 }
@@ -56,8 +56,9 @@ impl RegType {
             RegType::PtrToPacket { .. } => "pkt",
             RegType::PtrToPacketMeta { .. } => "pkt_meta",
             RegType::PtrToPacketEnd => "pkt_end",
-            RegType::PtrToMem { .. } => "mem",
-            RegType::PtrToMemOrNull { .. } => "mem_or_null",
+            RegType::PtrToMem { ringbuf: false, .. } => "mem",
+            RegType::PtrToMem { ringbuf: true, .. } => "ringbuf_mem",
+            RegType::PtrToMemOrNull { .. } => "ringbuf_mem_or_null",
         }
     }
 
@@ -198,7 +199,7 @@ impl fmt::Display for RegDisplay<'_> {
             RegType::PtrToPacket { range } | RegType::PtrToPacketMeta { range } => {
                 parts.push(format!("r={range}"))
             }
-            RegType::PtrToMem { size } | RegType::PtrToMemOrNull { size } => {
+            RegType::PtrToMem { size, .. } | RegType::PtrToMemOrNull { size } => {
                 parts.push(format!("sz={size}"))
             }
             _ => {}

@@ -63,7 +63,7 @@ pub(super) fn cases() -> Vec<Case> {
                 vec![ldmap(R1, 0), movr(R2, R10), alu(Add, R2, -4), call(1)],
                 ret(0),
             ]),
-            "invalid indirect access to stack R2 off=-4 size=8",
+            "invalid read from stack R2 off=-4 size=8",
         )
         .maps(&[HASH8]),
         reject(
@@ -112,7 +112,7 @@ pub(super) fn cases() -> Vec<Case> {
                 vec![movr(R3, R10), alu(Add, R3, -4), mov(R4, 0), call(2)],
                 ret(0),
             ]),
-            "invalid indirect access to stack R3 off=-4 size=48",
+            "invalid read from stack R3 off=-4 size=48",
         )
         .maps(&[ARRAY48]),
         reject(
@@ -125,13 +125,13 @@ pub(super) fn cases() -> Vec<Case> {
             "helper without a prototype",
             Xdp,
             cat(&[vec![call(9)], ret(0)]),
-            "invalid func skb_store_bytes#9",
+            "program of this type cannot use helper bpf_skb_store_bytes#9",
         ),
         reject(
             "helper not allowed for the program type",
             Ranged,
             cat(&[vec![call(5)], ret(0)]),
-            "unknown func ktime_get_ns#5",
+            "program of this type cannot use helper bpf_ktime_get_ns#5",
         ),
         reject(
             "GPL-only helper from a non-GPL program",
@@ -149,7 +149,7 @@ pub(super) fn cases() -> Vec<Case> {
             "trace_printk of zero bytes",
             Xdp,
             printk(vec![mov(R2, 0)]),
-            "R2 invalid zero-sized read",
+            "invalid zero-sized read",
         ),
         reject(
             "trace_printk with a negative size",
@@ -158,16 +158,28 @@ pub(super) fn cases() -> Vec<Case> {
             "R2 min value is negative, either use unsigned or 'var &= const'",
         ),
         reject(
-            "trace_printk with an unbounded size",
+            "trace_printk with a size that may be zero",
             Xdp,
             printk(vec![movr(R6, R1), call(7), mov32r(R2, R0), movr(R1, R6)]),
+            "R2 invalid zero-sized read: u64=[0,4294967295]",
+        ),
+        reject(
+            "trace_printk with an unbounded size",
+            Xdp,
+            printk(vec![
+                movr(R6, R1),
+                call(7),
+                mov32r(R2, R0),
+                alu(Or, R2, 1),
+                movr(R1, R6),
+            ]),
             "R2 unbounded memory access, use 'var &= const' or 'if (var < const)'",
         ),
         reject(
             "trace_printk size beyond the buffer",
             Xdp,
             printk(vec![mov(R2, 16)]),
-            "invalid indirect access to stack R1 off=-8 size=16",
+            "invalid read from stack R1 off=-8 size=16",
         ),
         accept(
             "trace_printk with a bounded variable size",
@@ -196,7 +208,7 @@ pub(super) fn cases() -> Vec<Case> {
             "lookup on a ring buffer",
             Xdp,
             cat(&[lookup(0), ret(0)]),
-            "cannot pass map_type 27 into func map_lookup_elem#1",
+            "invalid zero-sized read",
         )
         .maps(&[RINGBUF]),
         accept(
@@ -242,7 +254,7 @@ pub(super) fn cases() -> Vec<Case> {
             "ring buffer record used without a null check",
             Xdp,
             cat(&[reserve(8), vec![st(DW, R0, 0, 7)], ret(0)]),
-            "R0 invalid mem access 'mem_or_null'",
+            "R0 invalid mem access 'ringbuf_mem_or_null'",
         )
         .maps(&[RINGBUF]),
         reject(
@@ -345,7 +357,7 @@ pub(super) fn cases() -> Vec<Case> {
                 ],
                 vec![exit()],
             ]),
-            "cannot pass map_type 1 into func ringbuf_output#130",
+            "cannot pass map_type 1 into func bpf_ringbuf_output#130",
         )
         .maps(&[HASH8]),
         accept(
@@ -383,7 +395,7 @@ pub(super) fn cases() -> Vec<Case> {
             "lookup on a queue",
             Xdp,
             cat(&[lookup(0), ret(0)]),
-            "cannot pass map_type 22 into func map_lookup_elem#1",
+            "invalid zero-sized read",
         )
         .maps(&[QUEUE8]),
         accept(

@@ -37,7 +37,7 @@ pub(super) fn cases() -> Vec<Case> {
             "misaligned stack write",
             Xdp,
             cat(&[vec![st(W, R10, -6, 0)], ret(0)]),
-            "misaligned stack access off (0x0; 0x0)+0+-6 size 4",
+            "misaligned stack access off 0+0+-6 size 4",
         ),
         reject(
             "misaligned through an offset pointer",
@@ -46,7 +46,7 @@ pub(super) fn cases() -> Vec<Case> {
                 vec![movr(R2, R10), alu(Add, R2, -3), stx(H, R2, 0, R1)],
                 ret(0),
             ]),
-            "misaligned stack access off (0x0; 0x0)+-3+0 size 2",
+            "misaligned stack access off 0+-3+0 size 2",
         ),
         accept(
             "uninitialised stack read is allowed for root",
@@ -144,7 +144,8 @@ pub(super) fn cases() -> Vec<Case> {
             Xdp,
             cat(&[
                 vec![
-                    st(W, R10, -8, 1),
+                    ldx(W, R4, R1, 12),
+                    stx(W, R10, -8, R4),
                     ldx(W, R2, R10, -8),
                     movr(R3, R10),
                     alu(Add, R3, -16),
@@ -201,7 +202,7 @@ pub(super) fn cases() -> Vec<Case> {
                 ],
                 ret(0),
             ]),
-            "invalid variable-offset write to stack R3 var_off=(0x0; 0xffff) size=1",
+            "invalid variable-offset write to stack R3 var_off=(0x0; 0xffff) off=-8 size=1",
         ),
         reject(
             "misaligned variable stack write",
@@ -623,7 +624,18 @@ pub(super) fn cases() -> Vec<Case> {
                 null_check(vec![mov(R1, 3), atomic(W, Atomic::Or, false, R0, 6, R1)]),
                 ret(0),
             ]),
-            "invalid access to map value, value_size=8 off=6 size=4",
+            "misaligned value access off 0+0+6 size 4",
+        )
+        .maps(&[HASH8]),
+        reject(
+            "atomic past the map value",
+            Xdp,
+            cat(&[
+                lookup(0),
+                null_check(vec![mov(R1, 3), atomic(W, Atomic::Or, false, R0, 8, R1)]),
+                ret(0),
+            ]),
+            "invalid access to map value, value_size=8 off=8 size=4",
         )
         .maps(&[HASH8]),
     ]

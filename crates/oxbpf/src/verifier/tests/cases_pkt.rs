@@ -46,7 +46,7 @@ pub(super) fn cases() -> Vec<Case> {
                 vec![jmpr(JGT, R4, R3, 1), ldx(DW, R0, R2, 1)],
                 xdp_pass.clone(),
             ]),
-            "invalid access to packet, off=1 size=8, R2(id=0,off=0,r=8)",
+            "invalid access to packet, off=1 size=8, R2(id=0,off=1,r=8)",
         ),
         reject(
             "packet read on the failing edge",

@@ -21,6 +21,23 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Rejections whose kernel message differs from ours, with the reason.
+const KNOWN_WORDING: &[(&str, &str)] = &[
+    (
+        "32-bit jump does not bound a 64-bit value",
+        "oxbpf keeps signed bounds through left shifts; the kernel drops them, so it rejects earlier",
+    ),
+    ("kfunc call", "kfuncs are not supported by oxbpf's verifier"),
+    ("indirect call", "callx is not supported by oxbpf's verifier"),
+    ("function pointer load", "callbacks are not supported by oxbpf's verifier"),
+    ("BTF id load", "BTF ids are not supported by oxbpf's verifier"),
+    (
+        "jump into the second half of lddw",
+        "the kernel reports the skipped lddw as unreachable before the bad target",
+    ),
+    ("map index out of range", "the oracle passes fd -1 for a map index that does not exist"),
+];
+
 fn sys_bpf(cmd: libc::c_long, attr: &mut [u8; 128]) -> i64 {
     // SAFETY: `attr` is a valid, zero-initialised buffer of the length passed; the kernel
     // reads at most that many bytes and writes only to the log buffer whose address and
@@ -145,6 +162,14 @@ fn verdicts_match_the_kernel() {
         compared += 1;
         let ours_ok = matches!(c.expect, Expect::Accept);
         let known = KNOWN_DIFFERENCES.iter().any(|(n, _)| *n == c.name);
+        // Where both reject, the kernel's log should contain our message.
+        if let (Expect::Reject(m), false) = (c.expect, kernel_ok) {
+            let known_wording = KNOWN_WORDING.iter().any(|(n, _)| *n == c.name);
+            if !klog.contains(m) && !known_wording {
+                let last = klog.lines().rev().nth(1).unwrap_or("").to_string();
+                diffs.push(format!("{}: wording {m:?} | kernel {last:?}", c.name));
+            }
+        }
         if (kernel_ok != ours_ok) != known {
             let last = klog.lines().rev().nth(1).unwrap_or("").to_string();
             diffs.push(format!(
