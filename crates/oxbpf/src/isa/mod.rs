@@ -21,7 +21,7 @@ pub mod opcode;
 mod validate;
 
 pub use decode::{decode, decode_one, encode, DecodeError, DecodeErrorKind};
-pub use validate::{validate, ValidateError, ValidateErrorKind};
+pub use validate::{function_starts, validate, ValidateError, ValidateErrorKind};
 
 use std::fmt;
 

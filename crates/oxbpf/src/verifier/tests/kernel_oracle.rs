@@ -1,13 +1,10 @@
 //! The running kernel as oracle: every XDP case of the table is also loaded with
-//! `bpf(BPF_PROG_LOAD)` (as root) and the kernel's verdict compared with ours. Known
+//! `bpf(BPF_PROG_LOAD)` through [`crate::kernel`] (as root) and the kernel's verdict compared with ours. Known
 //! differences are listed with their reason; an unexpected one fails the test.
 
 use super::*;
-use crate::isa::{Insn, LdPseudo};
-
-const BPF_MAP_CREATE: libc::c_long = 0;
-const BPF_PROG_LOAD: libc::c_long = 5;
-const BPF_PROG_TYPE_XDP: u32 = 6;
+use crate::kernel::{Map, MapCreate, ProgLoad, Program, PROG_TYPE_XDP};
+use std::os::fd::{AsFd, AsRawFd};
 
 /// Cases where the verdicts differ on purpose, with the reason.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
@@ -38,95 +35,39 @@ const KNOWN_WORDING: &[(&str, &str)] = &[
     ("map index out of range", "the oracle passes fd -1 for a map index that does not exist"),
 ];
 
-fn sys_bpf(cmd: libc::c_long, attr: &mut [u8; 128]) -> i64 {
-    // SAFETY: `attr` is a valid, zero-initialised buffer of the length passed; the kernel
-    // reads at most that many bytes and writes only to the log buffer whose address and
-    // size the caller placed in it.
-    unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) }
-}
-
-fn put32(a: &mut [u8; 128], off: usize, v: u32) {
-    a[off..off + 4].copy_from_slice(&v.to_ne_bytes());
-}
-
-fn put64(a: &mut [u8; 128], off: usize, v: u64) {
-    a[off..off + 8].copy_from_slice(&v.to_ne_bytes());
-}
-
-/// An owned fd closed on drop.
-struct Fd(i32);
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: the fd was returned by bpf(2) to this process and is closed once.
-        unsafe { libc::close(self.0) };
-    }
-}
-
-fn create_map(m: &MapInfo) -> Option<Fd> {
-    let mut a = [0u8; 128];
-    put32(&mut a, 0, m.map_type);
-    put32(&mut a, 4, m.key_size);
-    put32(&mut a, 8, m.value_size);
-    put32(&mut a, 12, m.max_entries);
-    put32(&mut a, 16, m.flags);
-    let fd = sys_bpf(BPF_MAP_CREATE, &mut a);
-    (fd >= 0).then_some(Fd(fd as i32))
-}
-
-/// Loads the case's program as XDP; returns the kernel's verdict and log.
+/// Loads the case's program as XDP (maps created for real, referenced through
+/// `fd_array`); returns the kernel's verdict and log, or `None` if a map cannot be created.
 fn kernel_verdict(c: &Case) -> Option<(bool, String)> {
-    let maps: Vec<Fd> = c.maps.iter().map(create_map).collect::<Option<_>>()?;
-    let insns: Vec<Insn> = c
-        .insns
+    let maps: Vec<Map> = c
+        .maps
         .iter()
-        .map(|i| match *i {
-            Insn::LdImm64 {
-                dst,
-                pseudo: LdPseudo::MapIdx,
-                imm,
-                imm2,
-            } => Insn::LdImm64 {
-                dst,
-                pseudo: LdPseudo::MapFd,
-                imm: maps.get(imm as usize).map_or(-1, |f| f.0),
-                imm2,
-            },
-            Insn::LdImm64 {
-                dst,
-                pseudo: LdPseudo::MapIdxValue,
-                imm,
-                imm2,
-            } => Insn::LdImm64 {
-                dst,
-                pseudo: LdPseudo::MapValue,
-                imm: maps.get(imm as usize).map_or(-1, |f| f.0),
-                imm2,
-            },
-            i => i,
+        .map(|m| {
+            Map::create(&MapCreate {
+                map_type: m.map_type,
+                key_size: m.key_size,
+                value_size: m.value_size,
+                max_entries: m.max_entries,
+                flags: m.flags,
+                ..MapCreate::default()
+            })
+            .ok()
         })
-        .collect();
+        .collect::<Option<_>>()?;
+    let fds: Vec<_> = maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
     let mut bytes = Vec::new();
-    for i in &insns {
+    for i in &c.insns {
         i.encode_into(&mut bytes);
     }
-    let license: &[u8] = if c.gpl { b"GPL\0" } else { b"MIT\0" };
-    let mut log = vec![0u8; 1 << 16];
-    let mut a = [0u8; 128];
-    put32(&mut a, 0, BPF_PROG_TYPE_XDP);
-    put32(&mut a, 4, (bytes.len() / 8) as u32);
-    put64(&mut a, 8, bytes.as_ptr() as u64);
-    put64(&mut a, 16, license.as_ptr() as u64);
-    put32(&mut a, 24, 1);
-    put32(&mut a, 28, log.len() as u32);
-    put64(&mut a, 32, log.as_mut_ptr() as u64);
-    let fd = sys_bpf(BPF_PROG_LOAD, &mut a);
-    let text =
-        String::from_utf8_lossy(&log[..log.iter().position(|&b| b == 0).unwrap_or(0)]).into_owned();
-    if fd >= 0 {
-        drop(Fd(fd as i32));
-    }
-    Some((fd >= 0, text))
+    let load = ProgLoad {
+        license: if c.gpl { "GPL" } else { "MIT" },
+        fd_array: &fds,
+        log_level: 1,
+        ..ProgLoad::new(PROG_TYPE_XDP, &bytes)
+    };
+    Some(match Program::load(&load) {
+        Ok(p) => (true, p.log().to_string()),
+        Err(e) => (false, e.log().unwrap_or_default().to_string()),
+    })
 }
 
 fn all_cases() -> Vec<Case> {
@@ -145,9 +86,8 @@ fn all_cases() -> Vec<Case> {
 
 #[test]
 fn verdicts_match_the_kernel() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: loading programs needs root");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("skipped: the kernel cannot load programs here: {why}");
         return;
     }
     let mut compared = 0;

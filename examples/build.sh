@@ -1,0 +1,32 @@
+#!/bin/sh
+# Rebuild oxbpf's example BPF objects from their C sources.
+# Usage: examples/build.sh   (needs clang-19 or CLANG=...)
+set -eu
+cd "$(dirname "$0")"
+CLANG="${CLANG:-clang-19}"
+build() { # src out extra-flags...
+	src="$1"; out="$2"; shift 2
+	"$CLANG" -O2 -target bpf -Iinclude -fdebug-prefix-map="$PWD"=. "$@" -c "$src" -o "$out"
+}
+build hello.c hello.o -g
+build hello.c hello-nobtf.o
+build hello.c hello-v1.o -g -mcpu=v1
+build subprog.c subprog.o -g
+build subprog.c subprog-v4.o -g -mcpu=v4
+build legacy_maps.c legacy_maps.o -g
+build iproute2_maps.c iproute2_maps.o
+build btf_maps.c btf_maps.o -g -mcpu=v3
+build extern_call.c extern_call.o -g -fno-builtin
+build misc.c misc.o -g
+build legacy_inner.c legacy_inner.o
+build types.c types.o -g
+# Golden BTF listings from bpftool, for the BTF parser test.
+if command -v bpftool >/dev/null; then
+	for o in hello.o subprog.o legacy_maps.o btf_maps.o extern_call.o misc.o types.o; do
+		bpftool btf dump file "$o" format raw >"${o%.o}.btf.txt"
+	done
+fi
+# Variants with section names aya-obj 0.3 accepts (oracle test).
+build subprog.c subprog-classifier.o -g -DTC_SEC=\"classifier\"
+build btf_maps.c btf_maps-classifier.o -g -DTC_SEC=\"classifier\"
+echo "built: $(ls *.o | tr '\n' ' ')"
