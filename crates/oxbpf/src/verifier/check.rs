@@ -357,7 +357,17 @@ impl Env<'_> {
         self.jmps_seen();
         let name = crate::helpers::ids::helper_name(id).unwrap_or("unknown");
         let proto = match self.config.helpers.proto(id) {
-            Some(p) if self.config.prog_type.helper_allowed(id) => p,
+            Some(p)
+                if self.config.prog_type.helper_allowed(id)
+                    && p.prog_types.is_none_or(|t| {
+                        self.config
+                            .prog_type
+                            .kernel_prog_type()
+                            .is_none_or(|k| t.contains(&k))
+                    }) =>
+            {
+                p
+            }
             _ if name == "unknown" => {
                 return Err(Reject::new(format!("invalid func unknown#{id}")))
             }
@@ -387,6 +397,15 @@ impl Env<'_> {
                 |what: &str| Reject::reg(r, format!("R{n} type={} expected={what}", reg.ty.name()));
             match *kind {
                 ArgKind::Unused | ArgKind::Anything => {}
+                ArgKind::Unsupported(kind) => {
+                    return Err(Reject::reg(
+                        r,
+                        format!(
+                            "R{n} argument kind {kind} of bpf_{}#{id} is not supported",
+                            proto.name
+                        ),
+                    ))
+                }
                 ArgKind::ConstMapPtr => {
                     let RegType::ConstPtrToMap { map: m } = reg.ty else {
                         return Err(expect("map_ptr"));

@@ -45,6 +45,12 @@ pub trait CtxAccess {
     /// written, and what a read produces.
     fn check_access(&self, off: i32, size: u32, write: bool) -> Result<CtxField, CtxDenied>;
 
+    /// The kernel's program type number (`enum bpf_prog_type`), if this type has one;
+    /// helpers restricted to some program types are checked against it.
+    fn kernel_prog_type(&self) -> Option<u32> {
+        None
+    }
+
     /// The range `r0` must lie in at program exit, if restricted.
     fn return_range(&self) -> Option<(i64, i64)> {
         None
@@ -96,6 +102,10 @@ const XDP_MD_SIZE: i32 = 24;
 impl CtxAccess for Xdp {
     fn name(&self) -> &str {
         "xdp"
+    }
+
+    fn kernel_prog_type(&self) -> Option<u32> {
+        Some(6)
     }
 
     fn entry_args(&self) -> [EntryArg; 5] {

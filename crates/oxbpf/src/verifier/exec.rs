@@ -283,7 +283,7 @@ impl<'a> Env<'a> {
     /// Appends the instruction and the register it wrote to the log.
     fn log_insn(&mut self, pc: usize, st: &VState, at: usize) {
         let l = &self.prog[pc];
-        let mut line = format!("{}: {}", l.slot, insn_text(&l.insn));
+        let mut line = format!("{}: {}", l.slot, insn_text(&l.insn, l.slot));
         if let Some(r) = l.insn.def_reg() {
             let reg = st.reg(r);
             if reg.ty != RegType::NotInit {
@@ -303,7 +303,7 @@ impl<'a> Env<'a> {
         let l = &self.prog[pc];
         let mut log = std::mem::take(&mut self.log);
         if self.config.log_level >= 1 {
-            log.push_str(&format!("{}: {}\n", l.slot, insn_text(&l.insn)));
+            log.push_str(&format!("{}: {}\n", l.slot, insn_text(&l.insn, l.slot)));
             if let Some(r) = e.reg {
                 let reg = st.reg(r);
                 log.push_str(&format!(

@@ -1,11 +1,14 @@
 //! Log helpers: instruction text and one-sentence fix hints for rejections.
 
+use crate::asm::{fmt_insn, DisasmOptions, Style};
 use crate::isa::Insn;
 
-/// The instruction as text for the log. A plain rendering of the decoded form until the
-/// `asm` module's llvm-syntax formatter is available on main.
-pub(super) fn insn_text(insn: &Insn) -> String {
-    format!("{insn:?}")
+/// The instruction as text for the log, in LLVM syntax with decimal immediates
+/// (`r0 = *(u64 *)(r10 - 8)`).
+pub(super) fn insn_text(insn: &Insn, slot: usize) -> String {
+    let mut opts = DisasmOptions::new(Style::Llvm);
+    opts.hex = false;
+    fmt_insn(insn, slot, &opts)
 }
 
 /// A one-sentence hint for a rejection message.

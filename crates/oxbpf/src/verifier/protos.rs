@@ -1,6 +1,8 @@
 //! Helper prototypes as the verifier needs them (kernel `struct bpf_func_proto`). This is
-//! the verifier's own representation; a registry of helpers implements [`HelperLookup`]
-//! to plug its prototypes in.
+//! the verifier's own representation; the shared [`crate::helpers::Registry`] implements
+//! [`HelperLookup`] by translating its [`crate::helpers::HelperProto`]s, and
+//! [`BuiltinHelpers`] covers the kernel helpers the registry does not have yet (maps,
+//! ring buffers, XDP).
 
 /// What a helper argument must be (kernel `enum bpf_arg_type`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -30,6 +32,8 @@ pub enum ArgKind {
     AllocMem,
     /// A constant allocation size (`ARG_CONST_ALLOC_SIZE_OR_ZERO`).
     ConstAllocSizeOrZero,
+    /// A kind the verifier does not model yet (named for the message); calls are rejected.
+    Unsupported(&'static str),
 }
 
 /// What a helper returns (kernel `enum bpf_return_type`).
@@ -56,6 +60,8 @@ pub struct HelperProto {
     pub gpl_only: bool,
     /// Invalidates packet pointers (e.g. `xdp_adjust_head`).
     pub changes_pkt_data: bool,
+    /// Kernel program type numbers allowed to call it (`None`: every type).
+    pub prog_types: Option<&'static [u32]>,
 }
 
 /// Looks up helper prototypes by kernel helper id.
@@ -82,7 +88,17 @@ const fn p(name: &'static str, args: &[ArgKind], ret: RetKind, gpl_only: bool) -
         ret,
         gpl_only,
         changes_pkt_data: false,
+        prog_types: None,
     }
+}
+
+/// Helpers that move packet data (kernel `bpf_helper_changes_pkt_data`): packet pointers
+/// are invalid after them.
+fn changes_pkt_data(id: i32) -> bool {
+    matches!(
+        id,
+        9 | 10 | 11 | 13 | 18 | 19 | 31 | 32 | 38 | 39 | 43 | 44 | 50 | 54 | 65 | 111 | 136
+    )
 }
 
 impl HelperLookup for BuiltinHelpers {
@@ -166,7 +182,70 @@ impl HelperLookup for BuiltinHelpers {
             134 => p("ringbuf_query", &[ConstMapPtr, Anything], Integer, false),
             _ => return None,
         };
-        pr.changes_pkt_data = matches!(id, 44 | 54 | 65);
+        pr.changes_pkt_data = changes_pkt_data(id);
         Some(pr)
+    }
+}
+
+impl HelperLookup for crate::helpers::Registry {
+    /// Translates the registry's prototype. Its kinds carry no `OBJ_RELEASE` or
+    /// `ARG_CONST_ALLOC_SIZE_OR_ZERO` flags, so those come from the kernel's prototypes by
+    /// position: a size with no memory argument before it is an allocation size, and the
+    /// ring buffer submit/discard helpers release their first argument.
+    fn proto(&self, id: i32) -> Option<HelperProto> {
+        use crate::helpers::{ArgKind as A, ProgTypes, RetKind as R};
+        let h = self.get(u32::try_from(id).ok()?)?;
+        let mut args = [ArgKind::Unused; 5];
+        let mut after_mem = false;
+        for (i, a) in h.proto.args.iter().enumerate() {
+            args[i] = match *a {
+                A::DontCare => ArgKind::Unused,
+                A::Anything => ArgKind::Anything,
+                A::PtrToMem { readonly, .. } => ArgKind::Mem { write: !readonly },
+                A::PtrToUninitMem => ArgKind::Mem { write: true },
+                A::ConstSize if after_mem => ArgKind::ConstSize,
+                A::ConstSizeOrZero if after_mem => ArgKind::ConstSizeOrZero,
+                A::ConstSize | A::ConstSizeOrZero => ArgKind::ConstAllocSizeOrZero,
+                A::PtrToCtx => ArgKind::Ctx,
+                A::ConstMapPtr => ArgKind::ConstMapPtr,
+                A::PtrToMapKey => ArgKind::MapKey,
+                A::PtrToMapValue => ArgKind::MapValue,
+                A::PtrToStack { .. } => ArgKind::Unsupported("ARG_PTR_TO_STACK"),
+                A::PtrToConstStr => ArgKind::Unsupported("ARG_PTR_TO_CONST_STR"),
+                A::PtrToFunc => ArgKind::Unsupported("ARG_PTR_TO_FUNC"),
+                A::PtrToLong => ArgKind::Unsupported("ARG_PTR_TO_LONG"),
+            };
+            after_mem = matches!(a, A::PtrToMem { .. } | A::PtrToUninitMem);
+        }
+        if matches!(id, 132 | 133) {
+            args[0] = ArgKind::AllocMem;
+        }
+        Some(HelperProto {
+            name: h.name,
+            args,
+            ret: match h.proto.ret {
+                R::Integer => RetKind::Integer,
+                R::Void => RetKind::Void,
+                R::PtrToMapValueOrNull => RetKind::MapValueOrNull,
+                R::PtrToMemOrNull => RetKind::AllocMemOrNull,
+            },
+            gpl_only: h.proto.gpl_only,
+            changes_pkt_data: changes_pkt_data(id),
+            prog_types: match h.proto.prog_types {
+                ProgTypes::All => None,
+                ProgTypes::Only(t) => Some(t),
+            },
+        })
+    }
+}
+
+/// Looks a helper up in `first`, then in `second` (e.g. a registry, then the built-in
+/// table for helpers it does not implement yet).
+#[derive(Clone, Copy)]
+pub struct Chain<'a>(pub &'a dyn HelperLookup, pub &'a dyn HelperLookup);
+
+impl HelperLookup for Chain<'_> {
+    fn proto(&self, id: i32) -> Option<HelperProto> {
+        self.0.proto(id).or_else(|| self.1.proto(id))
     }
 }

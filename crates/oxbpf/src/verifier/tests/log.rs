@@ -28,7 +28,7 @@ fn rejection_log_names_insn_register_and_hint() {
     .maps(&[maps::HASH8]);
     let e = run(&c, 1).unwrap_err();
     assert_eq!(e.insn, 6, "slot of the load after the 2-slot lddw");
-    assert!(e.log.contains("6: Ldx"), "{}", e.log);
+    assert!(e.log.contains("6: r1 = *(u64 *)(r0 + 0)\n"), "{}", e.log);
     assert!(
         e.log
             .contains("R0 type=map_value_or_null R0=map_value_or_null(id=1,map=0,ks=8,vs=8)"),
@@ -67,7 +67,7 @@ fn level1_keeps_only_the_failing_path() {
     );
     let e2 = run(&c, 2).unwrap_err();
     assert!(
-        e2.log.contains("2: Exit") && e2.log.contains("from 0 to 3"),
+        e2.log.contains("2: exit") && e2.log.contains("from 0 to 3"),
         "{}",
         e2.log
     );

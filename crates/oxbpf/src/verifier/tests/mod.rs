@@ -12,6 +12,7 @@ mod cases_pkt;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
+mod registry;
 
 use super::ctx::{CtxAccess, CtxDenied, CtxField, EntryArg, RawMem, Xdp};
 use super::{verify, MapInfo, Verified, VerifyConfig, VerifyError};

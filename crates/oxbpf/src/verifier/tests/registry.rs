@@ -1,0 +1,69 @@
+//! Helper prototypes from the shared registry (`helpers::Registry`).
+
+use super::asm::*;
+use crate::helpers::{ArgKind, Helper, HelperProto, Registry, RetKind};
+use crate::verifier::{ctx::Xdp, protos::Chain, verify, BuiltinHelpers, VerifyConfig};
+use crate::vm::RunContext;
+
+extern "C" fn nop(_: u64, _: u64, _: u64, _: u64, _: u64, _: &mut RunContext) -> u64 {
+    0
+}
+
+fn check(reg: &Registry, insns: &[crate::isa::Insn]) -> Result<(), String> {
+    let prog = super::assemble(insns);
+    let chain = Chain(reg, &BuiltinHelpers);
+    let config = VerifyConfig {
+        helpers: &chain,
+        ..VerifyConfig::new(&Xdp)
+    };
+    verify(&prog, &config).map(|_| ()).map_err(|e| e.message)
+}
+
+#[test]
+fn standard_registry_prototypes() {
+    let reg = Registry::standard();
+    check(&reg, &[call(5), exit()]).expect("ktime_get_ns");
+    let printk = [
+        st(DW, R10, -8, 0x0a),
+        movr(R1, R10),
+        alu(Add, R1, -8),
+        mov(R2, 8),
+        call(6),
+        exit(),
+    ];
+    check(&reg, &printk).expect("trace_printk");
+    let bad = [movr(R1, R10), alu(Add, R1, -8), mov(R2, 0), call(6), exit()];
+    assert_eq!(
+        check(&reg, &bad).unwrap_err(),
+        "R2 invalid zero-sized read: u64=[0,0]"
+    );
+}
+
+#[test]
+fn registry_restrictions_and_unsupported_kinds() {
+    let mut reg = Registry::new();
+    reg.register(Helper {
+        id: 200,
+        name: "only_socket_filter",
+        func: nop,
+        proto: HelperProto::new(&[], RetKind::Integer).only(&[1]),
+    });
+    reg.register(Helper {
+        id: 201,
+        name: "stack_arg",
+        func: nop,
+        proto: HelperProto::new(
+            &[ArgKind::PtrToStack { maybe_null: false }],
+            RetKind::Integer,
+        ),
+    });
+    let e = check(&reg, &[call(200), exit()]).unwrap_err();
+    assert!(
+        e.starts_with("program of this type cannot use helper bpf_"),
+        "{e}"
+    );
+    let e = check(&reg, &[movr(R1, R10), call(201), exit()]).unwrap_err();
+    assert!(e.contains("argument kind ARG_PTR_TO_STACK"), "{e}");
+    // Not in the registry: the built-in table answers.
+    check(&reg, &[call(7), exit()]).expect("get_prandom_u32 from the built-in table");
+}
