@@ -12,6 +12,7 @@ mod cases_pkt;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
+mod random;
 mod registry;
 
 use super::ctx::{CtxAccess, CtxDenied, CtxField, EntryArg, RawMem, Xdp};
