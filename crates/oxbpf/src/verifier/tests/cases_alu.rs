@@ -491,6 +491,27 @@ pub(super) fn cases() -> Vec<Case> {
             ],
         ),
         accept(
+            "be16 bounds to 16 bits",
+            Raw(0x10000),
+            vec![
+                end(Order::ToBe, R2, 16),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+        ),
+        reject(
+            "be64 is unbounded",
+            Raw(0x10000),
+            vec![
+                end(Order::ToBe, R2, 64),
+                alur(Add, R1, R2),
+                ldx(B, R0, R1, 0),
+                exit(),
+            ],
+            "math between mem pointer and register with unbounded min value is not allowed",
+        ),
+        accept(
             "to_le 32 bounds to 32 bits then mask",
             Raw(256),
             vec![

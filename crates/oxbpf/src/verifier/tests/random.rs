@@ -140,10 +140,205 @@ fn generated_programs_are_accepted_and_mutants_are_safe() {
             }
         }
     }
-    eprintln!("{accepted_mutants} of {mutants} mutants accepted");
     // The mutations must exercise both verdicts.
     assert!(
         accepted_mutants > 100 && accepted_mutants < mutants,
         "{accepted_mutants} of {mutants} mutants accepted"
+    );
+}
+
+/// A random instruction of any form, with operands biased toward valid ones.
+fn any_insn(rng: &mut Rng) -> Insn {
+    use crate::isa::{AluOp, AtomicOp, ByteOrder, CallTarget, JmpCond, LdPseudo, Src, Width};
+    let reg = |rng: &mut Rng| rng.pick(&REGS);
+    let any_reg = |rng: &mut Rng| Reg::new(rng.below(11) as u8).unwrap_or(Reg::R0);
+    let width = |rng: &mut Rng| rng.pick(&[Width::W32, Width::W64]);
+    let size = |rng: &mut Rng| rng.pick(&[Size::B, Size::H, Size::W, Size::DW]);
+    let off = |rng: &mut Rng| (rng.below(80) as i16 - 64) & !3;
+    let src = |rng: &mut Rng| {
+        if rng.chance(1, 2) {
+            Src::Reg(Reg::new(rng.below(11) as u8).unwrap_or(Reg::R0))
+        } else {
+            Src::Imm(rng.interesting_i32())
+        }
+    };
+    let jo = |rng: &mut Rng| rng.below(3) as i16 - i16::from(rng.chance(1, 20));
+    match rng.below(16) {
+        0..=3 => Insn::Alu {
+            width: width(rng),
+            op: rng.pick(&AluOp::ALL),
+            dst: reg(rng),
+            src: src(rng),
+        },
+        4 => Insn::Neg {
+            width: width(rng),
+            dst: reg(rng),
+        },
+        5 => Insn::End {
+            order: rng.pick(&[ByteOrder::ToLe, ByteOrder::ToBe, ByteOrder::Swap]),
+            dst: reg(rng),
+            bits: rng.pick(&[16, 32, 64]),
+        },
+        6 => Insn::LdImm64 {
+            dst: reg(rng),
+            pseudo: rng.pick(&[
+                LdPseudo::Imm,
+                LdPseudo::MapIdx,
+                LdPseudo::MapIdxValue,
+                LdPseudo::MapFd,
+            ]),
+            imm: rng.below(4) as i32,
+            imm2: rng.below(16) as i32,
+        },
+        7 | 8 => Insn::Ldx {
+            size: size(rng),
+            dst: reg(rng),
+            src: any_reg(rng),
+            off: off(rng),
+        },
+        9 => Insn::Stx {
+            size: size(rng),
+            dst: any_reg(rng),
+            src: any_reg(rng),
+            off: off(rng),
+        },
+        10 => Insn::St {
+            size: size(rng),
+            dst: any_reg(rng),
+            off: off(rng),
+            imm: rng.interesting_i32(),
+        },
+        11 => Insn::Atomic {
+            size: rng.pick(&[Size::W, Size::DW]),
+            op: AtomicOp::Add,
+            fetch: rng.chance(1, 2),
+            dst: any_reg(rng),
+            src: reg(rng),
+            off: off(rng),
+        },
+        12 | 13 => Insn::Jmp {
+            width: width(rng),
+            cond: rng.pick(&JmpCond::ALL),
+            dst: reg(rng),
+            src: src(rng),
+            off: jo(rng),
+        },
+        14 => Insn::Call(match rng.below(10) {
+            0 => CallTarget::Local(rng.below(4) as i32),
+            _ => CallTarget::Helper(rng.pick(&[1, 2, 3, 5, 6, 7, 12, 44, 130, 131, 132, 133])),
+        }),
+        _ => Insn::Alu {
+            width: width(rng),
+            op: AluOp::Mov,
+            dst: reg(rng),
+            src: src(rng),
+        },
+    }
+}
+
+#[test]
+fn the_verifier_never_panics() {
+    use crate::verifier::{ctx::Xdp, MapInfo};
+    let maps = [
+        MapInfo {
+            map_type: 1,
+            key_size: 8,
+            value_size: 8,
+            max_entries: 4,
+            flags: 0,
+        },
+        MapInfo {
+            map_type: 2,
+            key_size: 4,
+            value_size: 16,
+            max_entries: 1,
+            flags: 0,
+        },
+        MapInfo {
+            map_type: 27,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 4096,
+            flags: 0,
+        },
+    ];
+    let raw = RawMem { size: 64 };
+    let (mut accepted, mut total) = (0, 0);
+    let mut reasons = std::collections::BTreeMap::new();
+    for seed in 0..4000u64 {
+        let mut rng = Rng::new(seed ^ 0x5eed);
+        let n = 2 + rng.below(24) as usize;
+        // Initialised registers (r6 = r1, r7 = a stack pointer) so paths get deep.
+        let mut insns = vec![
+            Insn::Alu {
+                width: crate::isa::Width::W64,
+                op: crate::isa::AluOp::Mov,
+                dst: Reg::R6,
+                src: crate::isa::Src::Reg(Reg::R1),
+            },
+            Insn::Alu {
+                width: crate::isa::Width::W64,
+                op: crate::isa::AluOp::Mov,
+                dst: Reg::R7,
+                src: crate::isa::Src::Reg(Reg::R10),
+            },
+            Insn::Alu {
+                width: crate::isa::Width::W64,
+                op: crate::isa::AluOp::Add,
+                dst: Reg::R7,
+                src: crate::isa::Src::Imm(-64),
+            },
+        ];
+        for r in [
+            Reg::R0,
+            Reg::R2,
+            Reg::R3,
+            Reg::R4,
+            Reg::R5,
+            Reg::R8,
+            Reg::R9,
+        ] {
+            insns.push(Insn::Alu {
+                width: crate::isa::Width::W64,
+                op: crate::isa::AluOp::Mov,
+                dst: r,
+                src: crate::isa::Src::Imm(rng.below(16) as i32),
+            });
+        }
+        insns.extend((0..n).map(|_| any_insn(&mut rng)));
+        insns.push(Insn::Exit);
+        let bytes = testgen::to_bytes(&insns);
+        let Ok(prog) = crate::isa::decode(&bytes) else {
+            continue;
+        };
+        total += 1;
+        for (i, ty) in [&Xdp as &dyn crate::verifier::CtxAccess, &raw]
+            .into_iter()
+            .enumerate()
+        {
+            let config = VerifyConfig {
+                maps: &maps,
+                log_level: (seed % 3) as u32,
+                insn_limit: 50_000,
+                ..VerifyConfig::new(ty)
+            };
+            match verify(&prog, &config) {
+                Ok(_) if i == 0 => accepted += 1,
+                Err(e) => {
+                    let key: String = e
+                        .message
+                        .chars()
+                        .take_while(|c| !c.is_ascii_digit())
+                        .collect();
+                    *reasons.entry(key).or_insert(0) += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    // Deep enough to reach many different checks, and some programs pass them all.
+    assert!(
+        total > 3000 && accepted > 50 && reasons.len() >= 20,
+        "{accepted} of {total} accepted: {reasons:?}"
     );
 }
