@@ -12,6 +12,7 @@ mod cases_pkt;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
+mod objects;
 mod random;
 mod registry;
 
