@@ -453,34 +453,56 @@ fn check_packet(r: Reg, p: &RegState, off: i64, size: u32, range: u32) -> Result
     Ok(())
 }
 
+/// Whether a scalar's values fit in `bytes` bytes (a narrowing spill or fill keeps the
+/// link to its copies only then).
+fn fits(v: &Scalar, bytes: u32) -> bool {
+    bytes >= 8 || v.umax < 1u64 << (8 * bytes)
+}
+
 /// A fixed-offset read of `size` bytes at `o` (aligned, inside one slot).
 fn stack_read(fr: &Frame, o: i64, size: u32) -> Result<RegState, String> {
     let (spi, b) = Frame::slot_index(o);
     let slot = fr.slot(spi);
-    if let Some(sp) = slot.spill() {
-        if size == 8 {
+    let unknown = RegState::scalar(Scalar::UNKNOWN.truncate(size));
+    if let Some((sp, k)) = slot.spilled_part() {
+        if size == 8 && k == 8 {
             return Ok(*sp);
         }
-        if sp.ty != RegType::Scalar {
+        if b < k && sp.ty != RegType::Scalar {
             return Err("invalid size of register fill".into());
         }
-        return Ok(RegState::scalar(match sp.var.as_const() {
-            Some(c) => Scalar::constant((c >> (8 * b)) & (u64::MAX >> (64 - 8 * size))),
-            None => Scalar::UNKNOWN.truncate(size),
-        }));
+        // The low bytes of a spill are the truncated register (kernel narrow fill); a
+        // narrow spill read whole is that value zero-extended when the rest is zeros.
+        let whole_zero_ext = size == 8 && slot.bytes[k..].iter().all(|&x| x == SlotByte::Zero);
+        if b == 0 && (size as usize <= k || whole_zero_ext) {
+            let n = size.min(k as u32);
+            let mut r = RegState::scalar(sp.var.truncate(n));
+            if fits(&sp.var, n) {
+                r.id = sp.id;
+            }
+            return Ok(r);
+        }
     }
-    let bytes = &slot.bytes[b..b + size as usize];
-    Ok(RegState::scalar(
-        if bytes.iter().all(|&x| x == SlotByte::Zero) {
-            Scalar::constant(0)
-        } else {
-            Scalar::UNKNOWN.truncate(size)
-        },
-    ))
+    // Byte by byte: known zeros and bytes of a spilled constant make a constant.
+    let spilled_const = slot
+        .spilled
+        .filter(|r| r.ty == RegType::Scalar)
+        .and_then(|r| r.var.as_const());
+    let mut val = 0u64;
+    for p in b..b + size as usize {
+        let byte = match (slot.bytes[p], spilled_const) {
+            (SlotByte::Zero, _) => 0,
+            (SlotByte::Spill, Some(c)) => (c >> (8 * p)) & 0xff,
+            _ => return Ok(unknown),
+        };
+        val |= byte << (8 * (p - b));
+    }
+    Ok(RegState::scalar(Scalar::constant(val)))
 }
 
-/// A fixed-offset write: 8 aligned bytes spill the register; narrower writes turn the
-/// bytes into data (or known zeros) and break a spill.
+/// A fixed-offset write: 8 aligned bytes spill the register; a narrower scalar written at
+/// the start of a slot is a narrow spill (its bounds survive, as in the kernel); other
+/// writes turn the bytes into data (or known zeros) and break a spill.
 fn stack_write(fr: &mut Frame, o: i64, size: u32, v: RegState) -> Result<(), String> {
     let (spi, b) = Frame::slot_index(o);
     if size == 8 {
@@ -495,6 +517,17 @@ fn stack_write(fr: &mut Frame, o: i64, size: u32, v: RegState) -> Result<(), Str
     }
     let slot = fr.slot_mut(spi);
     scrub(slot);
+    if b == 0 && v.ty == RegType::Scalar {
+        let mut r = RegState::scalar(v.var.truncate(size));
+        if fits(&v.var, size) {
+            r.id = v.id;
+        }
+        for x in &mut slot.bytes[..size as usize] {
+            *x = SlotByte::Spill;
+        }
+        slot.spilled = Some(r);
+        return Ok(());
+    }
     let t = if v.is_const_zero() {
         SlotByte::Zero
     } else {

@@ -78,18 +78,22 @@ fn frame_safe(old: &Frame, cur: &Frame, live: u16, ids: &mut IdMap) -> bool {
     let n = old.stack.len().max(cur.stack.len());
     for spi in 0..n {
         let (so, sc) = (old.slot(spi), cur.slot(spi));
-        if let (Some(ro), Some(rc)) = (so.spill(), sc.spill()) {
-            if !regsafe(ro, rc, ids) {
-                return false;
+        // Matching spills compare as registers; the bytes after them byte by byte.
+        let mut from = 0;
+        if let (Some((ro, ko)), Some((rc, kc))) = (so.spilled_part(), sc.spilled_part()) {
+            if ko == kc {
+                if !regsafe(ro, rc, ids) {
+                    return false;
+                }
+                from = ko;
             }
-            continue;
         }
-        for b in 0..8 {
+        for b in from..8 {
             let ok = match so.bytes[b] {
                 // Never read on the old path, or read as an unknown number.
                 SlotByte::Invalid => true,
                 SlotByte::Misc => match sc.bytes[b] {
-                    SlotByte::Spill => sc.spill().is_some_and(|r| r.ty == RegType::Scalar),
+                    SlotByte::Spill => sc.spilled.is_some_and(|r| r.ty == RegType::Scalar),
                     _ => true,
                 },
                 SlotByte::Zero => sc.bytes[b] == SlotByte::Zero,

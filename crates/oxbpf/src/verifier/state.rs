@@ -250,6 +250,18 @@ impl StackSlot {
             .as_ref()
             .filter(|_| self.bytes == [SlotByte::Spill; 8])
     }
+
+    /// The spilled register and how many low bytes of the slot it covers (8 for a full
+    /// spill; fewer for a narrow spill of a scalar).
+    pub fn spilled_part(&self) -> Option<(&RegState, usize)> {
+        let r = self.spilled.as_ref()?;
+        let k = self
+            .bytes
+            .iter()
+            .take_while(|&&b| b == SlotByte::Spill)
+            .count();
+        (k > 0 && self.bytes[k..].iter().all(|&b| b != SlotByte::Spill)).then_some((r, k))
+    }
 }
 
 /// One call frame (kernel `struct bpf_func_state`).

@@ -172,6 +172,105 @@ pub(super) fn cases() -> Vec<Case> {
                 ret(0),
             ]),
         ),
+        // Narrow spills (a scalar written at the start of a slot keeps its bounds).
+        accept(
+            "narrow spill keeps bounds",
+            Xdp,
+            cat(&[
+                vec![
+                    ldx(W, R2, R1, 12),
+                    jmp(JGT, R2, 8, 6),
+                    stx(W, R10, -8, R2),
+                    ldx(W, R3, R10, -8),
+                ],
+                vec![
+                    movr(R4, R10),
+                    alu(Add, R4, -16),
+                    alur(Add, R4, R3),
+                    st(B, R4, 0, 0),
+                ],
+                ret(0),
+            ]),
+        ),
+        accept(
+            "narrow store of an immediate is a constant",
+            Xdp,
+            cat(&[
+                vec![
+                    st(W, R10, -8, 8),
+                    ldx(W, R2, R10, -8),
+                    movr(R3, R10),
+                    alu(Add, R3, -16),
+                    alur(Add, R3, R2),
+                ],
+                vec![st(DW, R3, 0, 0)],
+                ret(0),
+            ]),
+        ),
+        reject(
+            "narrow store inside a slot is data",
+            Xdp,
+            cat(&[
+                vec![
+                    st(W, R10, -4, 8),
+                    ldx(W, R2, R10, -4),
+                    movr(R3, R10),
+                    alu(Add, R3, -16),
+                    alur(Add, R3, R2),
+                ],
+                vec![st(DW, R3, 0, 0)],
+                ret(0),
+            ]),
+            "misaligned stack access off (0x0; 0xffffffff)+-16+0 size 8",
+        ),
+        accept(
+            "narrow fill of a full spill keeps the low bytes",
+            Xdp,
+            cat(&[
+                vec![
+                    ldx(W, R2, R1, 12),
+                    alu(And, R2, 7),
+                    stx(DW, R10, -8, R2),
+                    ldx(W, R3, R10, -8),
+                ],
+                vec![
+                    movr(R4, R10),
+                    alu(Add, R4, -16),
+                    alur(Add, R4, R3),
+                    st(B, R4, 0, 0),
+                ],
+                ret(0),
+            ]),
+        ),
+        accept(
+            "narrow spill of a wide value is truncated",
+            Xdp,
+            cat(&[
+                vec![
+                    ld64(R2, 0x1_0000_0008),
+                    stx(W, R10, -8, R2),
+                    ldx(W, R3, R10, -8),
+                    movr(R4, R10),
+                ],
+                vec![alu(Add, R4, -16), alur(Add, R4, R3), st(DW, R4, 0, 0)],
+                ret(0),
+            ]),
+        ),
+        reject(
+            "bytes after a narrow spill are unknown",
+            Xdp,
+            cat(&[
+                vec![
+                    ld64(R2, 8),
+                    stx(W, R10, -8, R2),
+                    ldx(DW, R3, R10, -8),
+                    movr(R4, R10),
+                ],
+                vec![alu(Add, R4, -16), alur(Add, R4, R3), st(DW, R4, 0, 0)],
+                ret(0),
+            ]),
+            "math between fp pointer and register with unbounded min value is not allowed",
+        ),
         // Variable stack offsets.
         accept(
             "bounded variable stack write",
