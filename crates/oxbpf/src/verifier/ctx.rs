@@ -92,9 +92,17 @@ impl CtxAccess for RawMem {
 }
 
 /// XDP (`struct xdp_md`): `data`, `data_end`, `data_meta` are packet pointers,
-/// `ingress_ifindex`, `rx_queue_index`, `egress_ifindex` numbers; all `u32`, read-only.
+/// `ingress_ifindex`, `rx_queue_index` numbers; all `u32`, read-only. `egress_ifindex` is
+/// readable only by programs attached to device maps ([`XdpDevmap`]), as in the kernel.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Xdp;
+
+/// XDP attached to a device map (`BPF_XDP_DEVMAP`): [`Xdp`] plus `egress_ifindex` at 20.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct XdpDevmap;
+
+/// `offsetof(struct xdp_md, egress_ifindex)`.
+const XDP_EGRESS_IFINDEX: i32 = 20;
 
 /// `sizeof(struct xdp_md)`.
 const XDP_MD_SIZE: i32 = 24;
@@ -119,7 +127,12 @@ impl CtxAccess for Xdp {
     }
 
     fn check_access(&self, off: i32, size: u32, write: bool) -> Result<CtxField, CtxDenied> {
-        if write || size != 4 || !(0..XDP_MD_SIZE).contains(&off) || off % 4 != 0 {
+        if write
+            || size != 4
+            || !(0..XDP_MD_SIZE).contains(&off)
+            || off % 4 != 0
+            || off == XDP_EGRESS_IFINDEX
+        {
             return Err(CtxDenied);
         }
         Ok(match off {
@@ -128,5 +141,26 @@ impl CtxAccess for Xdp {
             8 => CtxField::PacketMeta,
             _ => CtxField::Scalar,
         })
+    }
+}
+
+impl CtxAccess for XdpDevmap {
+    fn name(&self) -> &str {
+        "xdp_devmap"
+    }
+
+    fn entry_args(&self) -> [EntryArg; 5] {
+        Xdp.entry_args()
+    }
+
+    fn kernel_prog_type(&self) -> Option<u32> {
+        Xdp.kernel_prog_type()
+    }
+
+    fn check_access(&self, off: i32, size: u32, write: bool) -> Result<CtxField, CtxDenied> {
+        if off == XDP_EGRESS_IFINDEX && size == 4 && !write {
+            return Ok(CtxField::Scalar);
+        }
+        Xdp.check_access(off, size, write)
     }
 }

@@ -206,6 +206,15 @@ impl Scalar {
         if (self.s32_min as u32) <= (self.s32_max as u32) {
             self.u32_min = self.u32_min.max(self.s32_min as u32);
             self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if self.u32_max < self.s32_min as u32 {
+            // The signed range crosses zero; the unsigned range lies in its non-negative
+            // part ...
+            self.s32_min = self.u32_min as i32;
+            self.s32_max = (self.s32_max as u32).min(self.u32_max) as i32;
+        } else if (self.s32_max as u32) < self.u32_min {
+            // ... or in its negative part.
+            self.s32_min = (self.s32_min as u32).max(self.u32_min) as i32;
+            self.s32_max = self.u32_max as i32;
         }
     }
 
@@ -527,6 +536,31 @@ fn checked_corners(
 
 /// The result of `dst = dst op src` at `width` for scalar operands (`Mov` included).
 pub fn alu(op: AluOp, width: Width, dst: &Scalar, src: &Scalar) -> Scalar {
+    let mut r = alu_width(op, width, dst, src);
+    // For these operations the low 32 bits of a 64-bit result depend only on the low 32
+    // bits of the operands, so the 32-bit result bounds them too (the kernel tracks both
+    // widths for 64-bit operations as well).
+    if width == Width::W64
+        && matches!(
+            op,
+            AluOp::Add | AluOp::Sub | AluOp::Mul | AluOp::And | AluOp::Or | AluOp::Xor | AluOp::Lsh
+        )
+    {
+        let lo = alu_width(op, Width::W32, dst, src);
+        r.s32_min = r.s32_min.max(lo.s32_min);
+        r.s32_max = r.s32_max.min(lo.s32_max);
+        r.u32_min = r.u32_min.max(lo.u32_min);
+        r.u32_max = r.u32_max.min(lo.u32_max);
+        r.var_off = r
+            .var_off
+            .with_subreg(r.var_off.subreg().intersect(lo.var_off.subreg()));
+        r.sync();
+    }
+    r
+}
+
+/// [`alu`] at one width only.
+fn alu_width(op: AluOp, width: Width, dst: &Scalar, src: &Scalar) -> Scalar {
     let a = View::of(dst, width);
     let b = View::of(src, width);
     let bits = width_bits(width);

@@ -126,3 +126,42 @@ fn verdicts_match_the_kernel() {
         diffs.join("\n")
     );
 }
+
+/// Random bounds programs: our verdict against the kernel's. Where the kernel accepts
+/// and we reject, our bounds are less precise; where we accept and the kernel rejects,
+/// ours are more precise (both are safe: checked-mode runs prove nothing faults).
+#[test]
+fn bounds_agree_with_the_kernel() {
+    if crate::kernel::available().is_err() {
+        eprintln!("skipped: the kernel cannot load programs here");
+        return;
+    }
+    let (mut same, mut less, mut more) = (0, Vec::new(), Vec::new());
+    for seed in 0..1500u64 {
+        let mut rng = crate::testgen::Rng::new(seed);
+        let insns = super::random::bounds_program(&mut rng);
+        let c = accept("bounds", Ty::Xdp, insns.clone());
+        let ours = run(&c, 1);
+        let Some((kernel_ok, _)) = kernel_verdict(&c) else {
+            continue;
+        };
+        match (ours.is_ok(), kernel_ok) {
+            (a, b) if a == b => same += 1,
+            (false, true) => less.push((seed, ours.err().map(|e| e.log).unwrap_or_default())),
+            _ => more.push(seed),
+        }
+    }
+    // Never less precise than the kernel here; where more precise, the run-time test in
+    // `random.rs` checks that the extra acceptances are safe.
+    let first = less
+        .first()
+        .map(|(seed, log)| format!("seed {seed}:\n{log}"))
+        .unwrap_or_default();
+    assert!(
+        less.is_empty(),
+        "{} less precise than the kernel ({same} agree, {} more precise); first: {first}",
+        less.len(),
+        more.len()
+    );
+    assert!(same > 1000, "only {same} agree");
+}

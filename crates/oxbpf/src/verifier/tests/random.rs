@@ -342,3 +342,136 @@ fn the_verifier_never_panics() {
         "{accepted} of {total} accepted: {reasons:?}"
     );
 }
+
+/// A random bounds program: a number from the context, some arithmetic, some
+/// comparisons, then its use as an offset from `fp - 256` (valid in `[-256, 256)`).
+pub(super) fn bounds_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
+    use super::asm::*;
+    use crate::isa::{JmpCond, Src, Width};
+    let mut p = vec![match rng.below(3) {
+        0 => ldx(W, R2, R1, 12),
+        1 => ldxsx(W, R2, R1, 12),
+        _ => ldx(W, R2, R1, 16),
+    }];
+    if rng.chance(1, 4) {
+        p.extend([ldx(W, R3, R1, 20), alu(Lsh, R3, 32), alur(Or, R2, R3)]);
+    }
+    let imm = |rng: &mut crate::testgen::Rng| match rng.below(4) {
+        0 => rng.below(300) as i32,
+        1 => rng.below(64) as i32 - 32,
+        2 => rng.interesting_i32(),
+        _ => 1 << rng.below(31),
+    };
+    let n_ops = rng.below(4);
+    for _ in 0..n_ops {
+        let width = rng.pick(&[Width::W64, Width::W32]);
+        let op = rng.pick(&[
+            Add, Sub, Mul, And, Or, Xor, Lsh, Rsh, Arsh, Div, Mod, Sdiv, Smod,
+        ]);
+        let mut k = imm(rng);
+        if matches!(op, Lsh | Rsh | Arsh) {
+            k = rng.below(if width == Width::W64 { 64 } else { 32 }) as i32;
+        }
+        if matches!(op, Div | Mod | Sdiv | Smod) && k == 0 {
+            k = 7;
+        }
+        p.push(match rng.below(10) {
+            0 => Insn::Neg { width, dst: R2 },
+            1 => Insn::MovSx {
+                width,
+                dst: R2,
+                src: R2,
+                bits: rng.pick(&[8, 16]),
+            },
+            2 => Insn::End {
+                order: rng.pick(&[Order::ToLe, Order::ToBe, Order::Swap]),
+                dst: R2,
+                bits: rng.pick(&[16, 32, 64]),
+            },
+            _ => Insn::Alu {
+                width,
+                op,
+                dst: R2,
+                src: Src::Imm(k),
+            },
+        });
+    }
+    let n_jumps = 1 + rng.below(3) as usize;
+    let body = 4;
+    for j in 0..n_jumps {
+        let remaining = (n_jumps - j - 1) as i16;
+        p.push(Insn::Jmp {
+            width: rng.pick(&[Width::W64, Width::W32]),
+            cond: rng.pick(&JmpCond::ALL),
+            dst: R2,
+            src: Src::Imm(imm(rng)),
+            off: remaining + body + 1,
+        });
+    }
+    p.extend([
+        movr(R3, R10),
+        alu(Add, R3, -256),
+        alur(Add, R3, R2),
+        st(B, R3, 0, 0),
+    ]);
+    p.extend([ja(0), mov(R0, 2), exit()]);
+    p
+}
+
+/// Every bounds program the verifier accepts keeps `fp - 256 + offset` inside the stack
+/// frame (offset in `[-256, 256)`) when run:
+/// the store through the computed pointer is replaced by a store of the offset itself
+/// into memory, and the program is run on many context values.
+#[test]
+fn accepted_bounds_hold_at_run_time() {
+    use super::asm::*;
+    let helpers = Registry::standard();
+    let (mut accepted, mut reached) = (0, 0);
+    for seed in 0..1500u64 {
+        let mut rng = Rng::new(seed);
+        let insns = bounds_program(&mut rng);
+        let c = super::accept("bounds", super::Ty::Xdp, insns.clone());
+        if super::run(&c, 0).is_err() {
+            continue;
+        }
+        accepted += 1;
+        // `*(u8 *)(r3 + 0) = 0` becomes `*(u64 *)(r1 + 0) = r2` (r1 is never clobbered).
+        let probe: Vec<Insn> = insns
+            .iter()
+            .map(|i| match *i {
+                Insn::St {
+                    size: Size::B,
+                    dst: R3,
+                    off: 0,
+                    imm: 0,
+                } => stx(DW, R1, 0, R2),
+                i => i,
+            })
+            .collect();
+        let prog = testgen::locate(&probe);
+        let interp = Interpreter::new(&prog, &helpers).expect("loads");
+        for _ in 0..200 {
+            let mut mem = [0u8; 24];
+            mem[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+            mem[12..16].copy_from_slice(&(rng.interesting_u64() as u32).to_le_bytes());
+            mem[16..20].copy_from_slice(&(rng.interesting_u64() as u32).to_le_bytes());
+            mem[20..24].copy_from_slice(&(rng.next_u64() as u32).to_le_bytes());
+            let mut ctx = RunContext::new();
+            interp.run_with_mem(&mut ctx, &mut mem).expect("runs");
+            let off = u64::from_le_bytes(mem[..8].try_into().unwrap_or_default());
+            if off != u64::MAX {
+                reached += 1;
+                // fp - 256 + off must stay inside the 512-byte frame.
+                let off = off as i64;
+                assert!(
+                    (-256..256).contains(&off),
+                    "seed {seed}: offset {off} leaves the stack frame\n{insns:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        accepted > 300 && reached > 1000,
+        "{accepted} accepted, {reached} runs reached the store"
+    );
+}
