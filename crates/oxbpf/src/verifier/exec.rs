@@ -546,13 +546,19 @@ fn pkt_compare(cond: JmpCond, a: &RegState, b: &RegState) -> Option<(bool, RegSt
     } else {
         return None;
     };
-    // With `pkt op end`: the edge on which pkt <= end (or pkt < end) holds.
-    let on_taken = match cond {
-        JmpCond::Gt | JmpCond::Ge => false,
-        JmpCond::Lt | JmpCond::Le => true,
+    // With `pkt op end`: the edge on which `pkt <= end` holds proves `off` bytes; where
+    // `pkt < end` holds, one more.
+    let (on_taken, strict) = match cond {
+        JmpCond::Gt => (false, false),
+        JmpCond::Ge => (false, true),
+        JmpCond::Lt => (true, true),
+        JmpCond::Le => (true, false),
         _ => return None,
     };
-    Some((on_taken, *pkt, pkt.off))
+    if pkt.off < 0 {
+        return None;
+    }
+    Some((on_taken, *pkt, pkt.off + i32::from(strict)))
 }
 
 /// Kernel `find_good_pkt_pointers`: every packet pointer with the same id learns that
