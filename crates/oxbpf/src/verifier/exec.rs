@@ -57,6 +57,9 @@ struct Checkpoint {
     /// Unfinished paths descending from this state (kernel `branches`).
     branches: u32,
     parent: Option<usize>,
+    /// Times it pruned a path / failed to (for eviction, kernel `hit_cnt`/`miss_cnt`).
+    hits: u32,
+    misses: u32,
 }
 
 /// A branch waiting to be explored.
@@ -85,6 +88,8 @@ pub(super) struct Env<'a> {
     jmps_processed: u64,
     prev_jmps: u64,
     prev_insns: u64,
+    /// Checkpoints currently available for pruning.
+    live_states: u32,
 }
 
 impl<'a> Env<'a> {
@@ -108,6 +113,7 @@ impl<'a> Env<'a> {
             jmps_processed: 0,
             prev_jmps: 0,
             prev_insns: 0,
+            live_states: 0,
         }
     }
 
@@ -350,8 +356,11 @@ impl<'a> Env<'a> {
         if !self.flow.prune_point[pc] {
             return Ok(false);
         }
-        for &c in &self.explored[pc] {
-            let cp = &self.checkpoints[c];
+        let force = self.flow.force_checkpoint[pc];
+        let mut i = 0;
+        while i < self.explored[pc].len() {
+            let c = self.explored[pc][i];
+            let cp = &mut self.checkpoints[c];
             if cp.branches > 0 {
                 // An ancestor on the current path: identical means no progress.
                 if cp.state == *st {
@@ -360,11 +369,26 @@ impl<'a> Env<'a> {
                         self.prog[pc].slot
                     )));
                 }
-                continue;
-            }
-            if states_equal(&cp.state, st, &self.flow, pc) {
+            } else if states_equal(&cp.state, st, &self.flow, pc) {
+                cp.hits += 1;
                 return Ok(true);
             }
+            cp.misses += 1;
+            // Kernel heuristic: a state that keeps missing is unlikely to help; loop heads
+            // keep theirs longer so loops can still be recognised.
+            let n = if force && cp.branches > 0 { 64 } else { 3 };
+            if cp.misses > cp.hits * n + n {
+                if cp.branches == 0 {
+                    cp.state = VState {
+                        frames: Vec::new(),
+                        refs: Vec::new(),
+                    };
+                }
+                self.explored[pc].swap_remove(i);
+                self.live_states -= 1;
+                continue;
+            }
+            i += 1;
         }
         let force = self.flow.force_checkpoint[pc];
         let add = force
@@ -378,11 +402,14 @@ impl<'a> Env<'a> {
                 state: st.clone(),
                 branches: 1,
                 parent: self.parent,
+                hits: 0,
+                misses: 0,
             });
             self.parent = Some(id);
             self.explored[pc].push(id);
             self.stats.total_states += 1;
-            self.stats.peak_states = self.stats.total_states;
+            self.live_states += 1;
+            self.stats.peak_states = self.stats.peak_states.max(self.live_states);
             let n = self.explored[pc].len() as u32;
             self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(n);
         }

@@ -332,3 +332,80 @@ fn stack_traffic_agrees_with_the_kernel() {
         diffs[..diffs.len().min(3)].join("\n")
     );
 }
+
+/// A random counted loop: a counter stepped toward a constant or a masked context value,
+/// optionally used as a stack offset in the body.
+fn loop_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
+    use super::asm::*;
+    use crate::isa::JmpCond;
+    let mask = rng.pick(&[0x7, 0xff, 0xfff]);
+    let step = rng.pick(&[1, 1, 2, 3, 8]);
+    let bound = rng.pick(&[4, 10, 100, 300]);
+    let mut p = vec![ldx(W, R2, R1, 12), alu(And, R2, mask), mov(R3, 0)];
+    let mut body = vec![alu(Add, R3, step)];
+    if rng.chance(1, 2) {
+        body.extend([
+            movr(R4, R3),
+            alu(And, R4, 0xff),
+            movr(R5, R10),
+            alu(Add, R5, -256),
+            alur(Add, R5, R4),
+            st(B, R5, 0, 1),
+        ]);
+    }
+    let back = -(body.len() as i16) - 1;
+    p.extend(body);
+    p.push(match rng.below(3) {
+        0 => jmp(
+            rng.pick(&[JmpCond::Lt, JmpCond::Ne, JmpCond::Slt]),
+            R3,
+            bound,
+            back,
+        ),
+        1 => jmpr(rng.pick(&[JmpCond::Lt, JmpCond::Slt]), R3, R2, back),
+        _ => jmp32(JmpCond::Lt, R3, bound, back),
+    });
+    p.extend([mov(R0, 2), exit()]);
+    p
+}
+
+/// Random counted loops (constant or masked bounds): same verdicts as the kernel.
+#[test]
+fn loops_agree_with_the_kernel() {
+    if crate::kernel::available().is_err() {
+        eprintln!("skipped: the kernel cannot load programs here");
+        return;
+    }
+    let mut diffs = Vec::new();
+    let mut same = 0;
+    for seed in 0..30u64 {
+        let mut rng = crate::testgen::Rng::new(seed);
+        let c = accept("loop", Ty::Xdp, loop_program(&mut rng));
+        let t = std::time::Instant::now();
+        let r = run(&c, 1);
+        let dt = t.elapsed();
+        let ours = r.as_ref().is_ok();
+        let our_stats = match &r {
+            Ok(v) => v.stats.summary(1_000_000),
+            Err(e) => e.message.clone(),
+        };
+        let Some((kernel_ok, klog)) = kernel_verdict(&c) else {
+            continue;
+        };
+        if ours == kernel_ok {
+            same += 1;
+        } else {
+            diffs.push(format!(
+                "seed {seed}: ours {ours} ({our_stats}, {dt:?}) kernel {kernel_ok}: {}",
+                klog.lines().rev().take(2).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+    }
+    assert!(same > 25, "only {same} compared");
+    assert!(
+        diffs.is_empty(),
+        "{} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}

@@ -166,3 +166,32 @@ fn total_case_count() {
         + super::cases_pkt::count();
     assert!(n >= 150, "{n} cases");
 }
+
+/// A loop of 32,767 iterations with a variable bound: every iteration is explored, and
+/// checkpoints that keep missing are evicted so the live states stay few.
+#[test]
+fn long_loop_keeps_few_live_states() {
+    let c = accept(
+        "",
+        Ty::Xdp,
+        vec![
+            ldx(W, R2, R1, 12),
+            alu(And, R2, 0x7fff),
+            mov(R3, 0),
+            alu(Add, R3, 1),
+            movr(R4, R3),
+            alu(And, R4, 0xff),
+            movr(R5, R10),
+            alu(Add, R5, -256),
+            alur(Add, R5, R4),
+            st(B, R5, 0, 1),
+            jmpr(JLT, R3, R2, -8),
+            mov(R0, 2),
+            exit(),
+        ],
+    );
+    let v = run(&c, 0).expect("accepted");
+    assert_eq!(v.stats.insns_processed, 327_673);
+    assert_eq!(v.stats.total_states, 32_767);
+    assert!(v.stats.peak_states <= 70, "{:?}", v.stats);
+}
