@@ -1,10 +1,10 @@
-//! Interpreter throughput: an ALU+jump loop, a stack memory loop and an input-memory loop,
-//! in checked and unchecked mode. Throughput is reported in executed eBPF instructions.
+//! Interpreter throughput: an ALU+jump loop, a stack memory loop, an input-memory loop and
+//! a helper-call loop, in checked and unchecked mode. Throughput is reported in executed eBPF instructions.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use oxbpf::helpers::Registry;
 use oxbpf::interp::{Interpreter, Mode};
-use oxbpf::isa::{AluOp, Insn, JmpCond, Located, Reg, Size, Src, Width};
+use oxbpf::isa::{AluOp, CallTarget, Insn, JmpCond, Located, Reg, Size, Src, Width};
 use oxbpf::vm::RunContext;
 
 fn located(prog: &[Insn]) -> Vec<Located> {
@@ -99,6 +99,24 @@ fn input_loop() -> Vec<Insn> {
     ]
 }
 
+/// Calls `bpf_get_smp_processor_id` in a loop: 3 instructions (one helper call) per
+/// iteration.
+fn helper_loop(n: i32) -> Vec<Insn> {
+    vec![
+        alu(AluOp::Mov, Reg::R6, Src::Imm(n)),
+        Insn::Call(CallTarget::Helper(8)),
+        alu(AluOp::Add, Reg::R6, Src::Imm(-1)),
+        Insn::Jmp {
+            width: Width::W64,
+            cond: JmpCond::Ne,
+            dst: Reg::R6,
+            src: Src::Imm(0),
+            off: -3,
+        },
+        Insn::Exit,
+    ]
+}
+
 fn bench(c: &mut Criterion) {
     let helpers = Registry::standard();
     let mut ctx = RunContext::new();
@@ -107,6 +125,7 @@ fn bench(c: &mut Criterion) {
         ("sum_loop", sum_loop(1_000_000)),
         ("stack_loop", stack_loop(1_000_000)),
         ("input_loop", input_loop()),
+        ("helper_loop", helper_loop(100_000)),
     ] {
         for mode in [Mode::Checked, Mode::Unchecked] {
             let mut vm = Interpreter::new(&located(&prog), &helpers).unwrap();

@@ -98,6 +98,8 @@ pub struct GenConfig {
     pub v4: bool,
     /// Use atomic instructions on the stack.
     pub atomics: bool,
+    /// Among those, the fetching forms (`atomic_fetch_*`, `xchg`, `cmpxchg`).
+    pub fetch_atomics: bool,
     /// Use 32-bit conditional jumps.
     pub jmp32: bool,
 }
@@ -108,6 +110,7 @@ impl Default for GenConfig {
             body_len: 40,
             v4: true,
             atomics: true,
+            fetch_atomics: true,
             jmp32: true,
         }
     }
@@ -277,16 +280,21 @@ impl Gen<'_> {
             }
             17 if self.cfg.atomics => {
                 let size = self.rng.pick(&[Size::W, Size::DW]);
-                let op = self.rng.pick(&[
-                    AtomicOp::Add,
-                    AtomicOp::Or,
-                    AtomicOp::And,
-                    AtomicOp::Xor,
-                    AtomicOp::Xchg,
-                    AtomicOp::Cmpxchg,
-                ]);
-                let fetch =
-                    matches!(op, AtomicOp::Xchg | AtomicOp::Cmpxchg) || self.rng.chance(1, 2);
+                let ops: &[AtomicOp] = if self.cfg.fetch_atomics {
+                    &[
+                        AtomicOp::Add,
+                        AtomicOp::Or,
+                        AtomicOp::And,
+                        AtomicOp::Xor,
+                        AtomicOp::Xchg,
+                        AtomicOp::Cmpxchg,
+                    ]
+                } else {
+                    &[AtomicOp::Add, AtomicOp::Or, AtomicOp::And, AtomicOp::Xor]
+                };
+                let op = self.rng.pick(ops);
+                let fetch = matches!(op, AtomicOp::Xchg | AtomicOp::Cmpxchg)
+                    || (self.cfg.fetch_atomics && self.rng.chance(1, 2));
                 Insn::Atomic {
                     size,
                     op,
@@ -470,6 +478,85 @@ fn epilogue() -> Vec<Insn> {
     e
 }
 
+/// Number of instructions before the body of a [`random_program`] (saving r1, filling
+/// r0-r9 and the stack area).
+pub const PROLOGUE_LEN: usize = 1 + REGS.len() + ((STACK_HI - STACK_LO) / 8) as usize;
+
+/// Number of instructions [`random_program`] appends after the body.
+pub const EPILOGUE_LEN: usize = 14;
+
+/// Memory a program from [`with_checkpoint`] needs: the registers plus the hit marker.
+pub const CHECKPOINT_MEM_BYTES: usize = RESULT_BYTES + 8;
+
+/// A copy of a [`random_program`] output that, on reaching instruction `at` (an index
+/// into the body, counted in instructions), stores `r0`–`r9` as the epilogue does, writes
+/// 1 to the u64 at `RESULT_BYTES`, and exits. Comparing checkpointed runs of two engines
+/// shows where they first disagree and whether each reached that point at all (the marker).
+/// The checkpoint is `if r10 != 0 goto` (always taken, invisible to the registers), so
+/// every instruction stays reachable for the kernel verifier.
+pub fn with_checkpoint(prog: &[Insn], at: usize) -> Vec<Insn> {
+    let located = locate(prog);
+    let index_of_slot = |slot: i64| located.iter().position(|l| l.slot as i64 == slot);
+    let jump_target = |i: usize| match located[i].insn {
+        Insn::Call(_) => None,
+        _ => located[i].target_slot().and_then(index_of_slot),
+    };
+    // New index of an old instruction (jumps to `at` land on the checkpoint).
+    let moved = |old: usize| if old > at { old + 1 } else { old };
+    let end = prog.len() + 1;
+    let mut out: Vec<(Insn, Option<usize>)> = Vec::with_capacity(prog.len() + EPILOGUE_LEN + 2);
+    for (i, insn) in prog.iter().enumerate() {
+        if i == at {
+            let cp = Insn::Jmp {
+                width: Width::W64,
+                cond: JmpCond::Ne,
+                dst: Reg::R10,
+                src: Src::Imm(0),
+                off: 0,
+            };
+            out.push((cp, Some(end)));
+        }
+        out.push((*insn, jump_target(i).map(moved)));
+    }
+    let mut marked = epilogue();
+    let exit = marked.pop();
+    marked.push(Insn::St {
+        size: Size::DW,
+        dst: Reg::R9,
+        off: RESULT_BYTES as i16,
+        imm: 1,
+    });
+    marked.extend(exit);
+    out.extend(marked.into_iter().map(|i| (i, None)));
+    let plain: Vec<Insn> = out.iter().map(|(i, _)| *i).collect();
+    let slots = locate(&plain);
+    out.iter()
+        .enumerate()
+        .map(|(i, (insn, target))| {
+            let Some(t) = *target else { return *insn };
+            let rel = slots[t].slot as i64 - slots[i].slot as i64 - 1;
+            match *insn {
+                Insn::Ja { .. } => Insn::Ja { off: rel as i16 },
+                Insn::Gotol { .. } => Insn::Gotol { imm: rel as i32 },
+                Insn::Jmp {
+                    width,
+                    cond,
+                    dst,
+                    src,
+                    ..
+                } => Insn::Jmp {
+                    width,
+                    cond,
+                    dst,
+                    src,
+                    off: rel as i16,
+                },
+                other => other,
+            }
+        })
+        .collect()
+}
+
 /// Encodes instructions to wire bytes.
 pub fn to_bytes(insns: &[Insn]) -> Vec<u8> {
     let mut out = Vec::with_capacity(insns.len() * SLOT_SIZE);
@@ -496,6 +583,19 @@ pub fn locate(insns: &[Insn]) -> Vec<Located> {
 mod tests {
     use super::*;
     use crate::isa;
+
+    #[test]
+    fn checkpointed_programs_are_structurally_valid() {
+        let mut rng = Rng::new(9);
+        for _ in 0..200 {
+            let p = random_program(&mut rng, &GenConfig::default());
+            for at in [0, p.len() / 2, p.len() - EPILOGUE_LEN] {
+                let c = with_checkpoint(&p, at);
+                let decoded = isa::decode(&to_bytes(&c)).expect("decodes");
+                isa::validate(&decoded).expect("valid");
+            }
+        }
+    }
 
     #[test]
     fn generated_programs_are_structurally_valid() {

@@ -6,6 +6,9 @@
 //! [`HelperProto`] so the verifier checks calls against the same [`Registry`] the engines
 //! dispatch from. Embedders add their own helpers with [`Registry::register`].
 //!
+//! Helpers must not panic: a panic cannot unwind out of an `extern "C"` function and aborts
+//! the process.
+//!
 //! A helper reports errors as the kernel does, with a negative errno in `r0`. A
 //! memory-safety violation (a pointer argument outside the valid regions) is recorded in
 //! [`RunContext::fault`] and the engine stops the run with it when the helper returns.

@@ -9,7 +9,8 @@
 //!
 //! Differences from the kernel, deliberate: `%p` prints the real address (the kernel hashes
 //! it to hide kernel addresses; oxbpf has none), and `%ps`/`%pS`/`%pB` print the address as
-//! `0x…` since there is no kernel symbol table.
+//! `0x…` since there is no kernel symbol table; `%pus` reads the same (only) address space
+//! as `%pks`, where the kernel would read user memory.
 
 use super::errno::{EFAULT, EINVAL, ENOSPC};
 use super::{kernel_helper, neg_errno, ArgKind, Helper, HelperProto, RetKind};

@@ -27,7 +27,7 @@ pub enum LoadError {
         imm: i32,
         off: i32,
     },
-    /// An `lddw` form the interpreter does not implement (`BTF_ID`, `FUNC`).
+    /// An `lddw` form the interpreter does not implement (`BTF_ID`: kernel variables).
     #[error("instruction {slot}: lddw {pseudo:?} is not supported by the interpreter")]
     UnsupportedPseudo { slot: usize, pseudo: LdPseudo },
     /// A chain of calls is deeper than [`MAX_CALL_FRAMES`] frames.
@@ -64,6 +64,9 @@ pub enum RunError {
     /// `callx` with a register holding no registered helper id.
     #[error("instruction {slot}: callx to unknown helper id {id}")]
     UnknownHelper { slot: u32, id: u64 },
+    /// A helper asked to call a BPF callback that is not the start of a function.
+    #[error("instruction {slot}: helper called {func:#x}, which is not a function of the program")]
+    BadCallback { slot: u32, func: u64 },
     /// `LD_ABS` / `LD_IND` with no packet set in the run context.
     #[error("instruction {slot}: LD_ABS/LD_IND but the run context has no packet")]
     NoPacket { slot: u32 },
@@ -78,6 +81,7 @@ impl RunError {
             | RunError::Budget { slot, .. }
             | RunError::CallDepth { slot }
             | RunError::UnknownHelper { slot, .. }
+            | RunError::BadCallback { slot, .. }
             | RunError::NoPacket { slot } => slot as usize,
         }
     }
@@ -132,4 +136,13 @@ pub(super) fn unknown_helper(slot: usize, id: u64) -> RunError {
 #[inline(never)]
 pub(super) fn no_packet(slot: usize) -> RunError {
     RunError::NoPacket { slot: slot as u32 }
+}
+
+#[cold]
+#[inline(never)]
+pub(super) fn bad_callback(slot: usize, func: u64) -> RunError {
+    RunError::BadCallback {
+        slot: slot as u32,
+        func,
+    }
 }

@@ -4,12 +4,14 @@
 //! stack bounds of the current call chain in locals for the checked-mode fast path.
 //! `CHECKED` is a const parameter so the unchecked loop carries no check code at all.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::helpers::Registry;
 use crate::isa::{AtomicOp, ByteOrder, JmpCond, Size};
 use crate::vm::{
-    Access, Fault, FaultKind, MemRegion, RunContext, MAX_CALL_FRAMES, STACK_FRAME_SIZE,
+    Access, CallbackFailed, CallbackHook, Fault, FaultKind, MemRegion, RunContext, MAX_CALL_FRAMES,
+    STACK_FRAME_SIZE,
 };
 
 use super::error::{self, RunError};
@@ -30,8 +32,26 @@ struct Frame {
     saved: [u64; 4],
 }
 
-/// Runs `code` from slot 0 with `r1`, `r2` as arguments and at most `budget` instructions.
-/// Sets `ctx.insn_count`.
+/// The program and the state a run shares with the callbacks helpers invoke (through the
+/// [`CallbackHook`] installed in the context): the budget left, the current call depth,
+/// and the error of a failed callback. `Cell`s because the hook reaches it through a shared
+/// pointer while the loop that owns it is suspended in a helper call.
+struct Shared<'a> {
+    code: &'a [Op],
+    registry: &'a Registry,
+    /// Sorted start slots of the functions (valid callback targets).
+    funcs: &'a [usize],
+    /// The run's instruction budget (for error messages).
+    budget: u64,
+    remaining: Cell<u64>,
+    depth: Cell<usize>,
+    error: Cell<Option<RunError>>,
+    /// Slot of the helper call that is running callbacks.
+    call_slot: Cell<usize>,
+}
+
+/// Runs the program from slot 0 with `r1`, `r2` as arguments and at most `budget`
+/// instructions. Sets `ctx.insn_count`.
 ///
 /// With `CHECKED = false` no memory access is checked: the caller must guarantee (through
 /// [`Interpreter::set_mode`](super::Interpreter::set_mode)'s contract) that every access
@@ -39,26 +59,99 @@ struct Frame {
 pub(super) fn run<const CHECKED: bool>(
     code: &[Op],
     registry: &Registry,
+    funcs: &[usize],
     ctx: &mut RunContext,
     r1: u64,
     r2: u64,
     budget: u64,
 ) -> Result<u64, RunError> {
+    let shared = Shared {
+        code,
+        registry,
+        funcs,
+        budget,
+        remaining: Cell::new(budget),
+        depth: Cell::new(0),
+        error: Cell::new(None),
+        call_slot: Cell::new(0),
+    };
+    let hook = CallbackHook {
+        data: &shared as *const Shared as *const (),
+        call: callback::<CHECKED>,
+    };
+    ctx.fault = None;
+    ctx.tail_call_count = 0;
+    // SAFETY: `shared` outlives the run; the hook is removed (the previous one restored)
+    // before `shared` goes out of scope.
+    let previous = unsafe { ctx.set_callback_hook(Some(hook)) };
+    let result = run_from::<CHECKED>(&shared, ctx, 0, 0, [r1, r2, 0, 0, 0]);
+    // SAFETY: restores what was installed before (nothing, or an outer engine's hook that
+    // is still valid because that engine's run is still in progress).
+    unsafe { ctx.set_callback_hook(previous) };
+    ctx.set_call_depth(0);
+    ctx.insn_count = budget - shared.remaining.get();
+    result
+}
+
+/// The [`CallbackHook`] of a run: calls the function starting at slot `func` in a new frame.
+///
+/// # Safety
+/// `data` must point to the [`Shared`] of the run in progress.
+unsafe fn callback<const CHECKED: bool>(
+    data: *const (),
+    ctx: &mut RunContext,
+    func: u64,
+    args: [u64; 5],
+) -> Result<u64, CallbackFailed> {
+    // SAFETY: per the function contract, `data` is the live `Shared` installed by `run`.
+    let shared = unsafe { &*(data as *const Shared) };
+    let depth = shared.depth.get();
+    let slot = shared.call_slot.get();
+    let fail = |e| {
+        shared.error.set(Some(e));
+        Err(CallbackFailed)
+    };
+    if shared.error.get().is_some() {
+        return Err(CallbackFailed);
+    }
+    let Some(start) = usize::try_from(func)
+        .ok()
+        .filter(|f| shared.funcs.binary_search(f).is_ok())
+    else {
+        return fail(error::bad_callback(slot, func));
+    };
+    if depth + 1 >= MAX_CALL_FRAMES {
+        return fail(error::call_depth(slot));
+    }
+    let r = run_from::<CHECKED>(shared, ctx, start, depth + 1, args);
+    shared.depth.set(depth);
+    shared.call_slot.set(slot);
+    ctx.set_call_depth(depth);
+    r.or_else(fail)
+}
+
+/// The dispatch loop: runs from slot `start` in frame `entry_depth` (0 for the program,
+/// deeper for callbacks) with `args` in r1-r5 until that frame exits.
+fn run_from<const CHECKED: bool>(
+    shared: &Shared,
+    ctx: &mut RunContext,
+    start: usize,
+    entry_depth: usize,
+    args: [u64; 5],
+) -> Result<u64, RunError> {
+    let (code, registry) = (shared.code, shared.registry);
     // 16 entries so that `r & 15` indexes without a bounds check; r11-r15 are never used.
     let mut regs = [0u64; 16];
     let mut frames = [Frame::default(); MAX_CALL_FRAMES];
-    let mut depth = 0usize;
-    ctx.set_call_depth(0);
-    ctx.fault = None;
-    ctx.tail_call_count = 0;
+    let mut depth = entry_depth;
+    ctx.set_call_depth(depth);
     let (mut stack_lo, stack_hi) = ctx.stack_range();
     // Size of the valid stack (all frames of the current chain), kept with `stack_lo`.
     let mut stack_span = stack_hi - stack_lo;
-    regs[1] = r1;
-    regs[2] = r2;
-    regs[10] = stack_hi;
-    let mut remaining = budget;
-    let mut pc = 0usize;
+    regs[1..6].copy_from_slice(&args);
+    regs[10] = ctx.frame_pointer(depth);
+    let mut remaining = shared.remaining.get();
+    let mut pc = start;
 
     macro_rules! r {
         ($i:expr) => {
@@ -73,6 +166,25 @@ pub(super) fn run<const CHECKED: bool>(
     // The region that satisfied the last non-stack access (empty: none yet). Reset after
     // helper calls, which may change the region table.
     let mut cached = EMPTY_REGION;
+    // Around helper calls: publish the budget and depth for callbacks the helper may run,
+    // then take back what they used, and stop if one failed. Helpers may also change the
+    // region table, so the cached region is dropped.
+    macro_rules! sync_out {
+        () => {
+            shared.remaining.set(remaining);
+            shared.depth.set(depth);
+            shared.call_slot.set(pc - 1);
+        };
+    }
+    macro_rules! sync_in {
+        () => {
+            remaining = shared.remaining.get();
+            cached = EMPTY_REGION;
+            if let Some(e) = shared.error.take() {
+                fail!(e);
+            }
+        };
+    }
     // Checked mode: the access must be inside the current call chain's stack, the cached
     // region, or a region of the table.
     macro_rules! check {
@@ -116,7 +228,7 @@ pub(super) fn run<const CHECKED: bool>(
 
     let result = loop {
         if remaining == 0 {
-            fail!(error::budget(pc, budget));
+            fail!(error::budget(pc, shared.budget));
         }
         remaining -= 1;
         debug_assert!(pc < code.len());
@@ -307,8 +419,9 @@ pub(super) fn run<const CHECKED: bool>(
                 }
             }
             Op::CallHelper { id, f } => {
+                sync_out!();
                 regs[0] = f(regs[1], regs[2], regs[3], regs[4], regs[5], ctx);
-                cached = EMPTY_REGION;
+                sync_in!();
                 if let Some(fault) = ctx.fault.take() {
                     fail!(error::helper_memory(pc - 1, id, fault));
                 }
@@ -318,8 +431,9 @@ pub(super) fn run<const CHECKED: bool>(
                 let Some(h) = u32::try_from(id).ok().and_then(|id| registry.get(id)) else {
                     fail!(error::unknown_helper(pc - 1, id));
                 };
+                sync_out!();
                 regs[0] = (h.func)(regs[1], regs[2], regs[3], regs[4], regs[5], ctx);
-                cached = EMPTY_REGION;
+                sync_in!();
                 if let Some(fault) = ctx.fault.take() {
                     fail!(error::helper_memory(pc - 1, h.id, fault));
                 }
@@ -340,7 +454,7 @@ pub(super) fn run<const CHECKED: bool>(
                 pc = t as usize;
             }
             Op::Exit => {
-                if depth == 0 {
+                if depth == entry_depth {
                     break Ok(regs[0]);
                 }
                 depth -= 1;
@@ -354,7 +468,7 @@ pub(super) fn run<const CHECKED: bool>(
             }
         }
     };
-    ctx.insn_count = budget - remaining;
+    shared.remaining.set(remaining);
     result
 }
 

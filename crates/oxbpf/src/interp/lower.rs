@@ -586,9 +586,10 @@ fn lower_one(
                 LdPseudo::MapIdxValue => {
                     maps.and_then(|m| m.map_value_addr(MapRef::Idx(imm), imm2 as u32))
                 }
-                LdPseudo::BtfId | LdPseudo::Func => {
-                    return Err(LoadError::UnsupportedPseudo { slot, pseudo })
-                }
+                // The callback handle helpers pass to `RunContext::call_bpf`: the
+                // function's start slot (isa::validate checked it is a function start).
+                LdPseudo::Func => Some((slot as i64 + 1 + imm as i64) as u64),
+                LdPseudo::BtfId => return Err(LoadError::UnsupportedPseudo { slot, pseudo }),
             };
             Op::LdDw {
                 d: dst.num(),

@@ -13,6 +13,10 @@
 //! is only for programs a verifier has proven safe. An instruction budget (default
 //! [`DEFAULT_BUDGET`]) stops runaway loops in both modes.
 //!
+//! Helpers can call BPF callbacks with [`RunContext::call_bpf`]: `lddw src=4` loads the
+//! callback's start slot, and the callback runs in a new frame of the same run (same
+//! budget, frame limit and error reporting).
+//!
 //! ```
 //! use oxbpf::helpers::Registry;
 //! use oxbpf::interp::Interpreter;
@@ -63,6 +67,8 @@ pub enum Mode {
 #[derive(Clone, Debug)]
 pub struct Interpreter {
     code: Box<[Op]>,
+    /// Start slots of the functions, sorted: the valid targets of callbacks.
+    funcs: Box<[usize]>,
     helpers: Registry,
     mode: Mode,
     budget: Option<u64>,
@@ -105,6 +111,7 @@ impl Interpreter {
         let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
         Ok(Interpreter {
             code,
+            funcs: isa::function_starts(insns).into_boxed_slice(),
             helpers: helpers.clone(),
             mode: Mode::Checked,
             budget: Some(DEFAULT_BUDGET),
@@ -148,8 +155,12 @@ impl Interpreter {
     pub fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
         let budget = self.budget.unwrap_or(u64::MAX);
         match self.mode {
-            Mode::Checked => exec::run::<true>(&self.code, &self.helpers, ctx, r1, r2, budget),
-            Mode::Unchecked => exec::run::<false>(&self.code, &self.helpers, ctx, r1, r2, budget),
+            Mode::Checked => {
+                exec::run::<true>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
+            Mode::Unchecked => {
+                exec::run::<false>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
+            }
         }
     }
 

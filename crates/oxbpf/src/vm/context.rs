@@ -35,6 +35,30 @@ pub trait MapResolver {
     fn map_value_addr(&self, map: MapRef, off: u32) -> Option<u64>;
 }
 
+/// A BPF callback failed (the engine stops the run with the reason once the helper that
+/// called it returns; the helper should return at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallbackFailed;
+
+/// How helpers call BPF functions (`bpf_loop`, `bpf_for_each_map_elem`, timers): the engine
+/// running the program installs one for the duration of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackHook {
+    /// The engine's state for the run.
+    pub data: *const (),
+    /// Runs the BPF function `func` (the engine-specific value `lddw src=4` produced) in a
+    /// new call frame with `args` in r1-r5 and returns its r0.
+    ///
+    /// # Safety
+    /// `data` must be the value installed with this function, during the run.
+    pub call: unsafe fn(
+        data: *const (),
+        ctx: &mut RunContext,
+        func: u64,
+        args: [u64; 5],
+    ) -> Result<u64, CallbackFailed>,
+}
+
 /// Everything one run needs besides the program: stack, region table, trace log, CPU id,
 /// packet, and the fault a helper reports. One per executing thread; reuse it across runs.
 ///
@@ -59,6 +83,8 @@ pub struct RunContext {
     /// Packet for `LD_ABS`/`LD_IND`: start address and length.
     packet: Option<(u64, u64)>,
     rng: u64,
+    /// Set by the engine for the duration of a run so helpers can call BPF callbacks.
+    callback: Option<CallbackHook>,
     /// A memory-safety violation a helper detected; the engine stops the run with it right
     /// after the helper returns.
     pub fault: Option<Fault>,
@@ -116,6 +142,7 @@ impl RunContext {
             regions: Vec::new(),
             packet: None,
             rng: seed | 1,
+            callback: None,
             fault: None,
             cpu_id: 0,
             tail_call_count: 0,
@@ -306,6 +333,27 @@ impl RunContext {
             None if n == max => Some(bytes[..max - 1].to_vec()),
             None => None,
         }
+    }
+
+    /// Installs (or with `None` removes) the engine's callback hook, returning the previous
+    /// one. Engines call this at the start and end of a run.
+    ///
+    /// # Safety
+    /// While installed, `hook.data` must stay valid for `hook.call`.
+    pub unsafe fn set_callback_hook(&mut self, hook: Option<CallbackHook>) -> Option<CallbackHook> {
+        std::mem::replace(&mut self.callback, hook)
+    }
+
+    /// Calls the BPF function `func` (a callback argument a program passed to a helper,
+    /// produced by `lddw src=4`) with `args` in r1-r5, in a new call frame of the running
+    /// program; returns its r0. Fails if no program is running, `func` names no function,
+    /// the call chain would exceed 8 frames, or the callback itself fails; the engine then
+    /// stops the run with the reason when the helper returns.
+    pub fn call_bpf(&mut self, func: u64, args: [u64; 5]) -> Result<u64, CallbackFailed> {
+        let hook = self.callback.ok_or(CallbackFailed)?;
+        // SAFETY: the engine installed `hook` for the current run and keeps `data` valid
+        // while it is installed (contract of `set_callback_hook`).
+        unsafe { (hook.call)(hook.data, self, func, args) }
     }
 
     /// The next value of the context's pseudo-random generator (xorshift64*; not

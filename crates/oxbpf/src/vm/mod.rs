@@ -11,6 +11,8 @@
 //!   reports. Helpers receive it as their sixth argument.
 //! * [`MapResolver`]: how `lddw` map pseudo forms become map handles and value addresses at
 //!   load time (filled in by the runtime / object loader).
+//! * [`CallbackHook`] / [`RunContext::call_bpf`]: how helpers such as `bpf_loop` call a BPF
+//!   function of the running program (the value `lddw src=4` loaded) in a new frame.
 //!
 //! Checked mode consults the region table on every access; unchecked mode (verified code)
 //! does not. The table is maintained in both modes, and helpers always check the memory they
@@ -21,7 +23,7 @@ mod context;
 mod region;
 mod trace;
 
-pub use context::{MapRef, MapResolver, RunContext};
+pub use context::{CallbackFailed, CallbackHook, MapRef, MapResolver, RunContext};
 pub use region::{Access, Fault, FaultKind, MemRegion};
 pub use trace::{TraceLine, TraceLog};
 

@@ -1,6 +1,7 @@
 //! The trace log `bpf_trace_printk` writes to (the kernel's `trace_pipe`).
 
 use std::fmt;
+use std::io::Write;
 
 /// One message written by `bpf_trace_printk`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +56,9 @@ impl TraceLog {
     /// Appends a message.
     pub fn push(&mut self, line: TraceLine) {
         if self.echo {
-            eprintln!("{line}");
+            // Helpers run inside `extern "C"` calls where a panic would abort; a failed
+            // write to stderr is not worth that.
+            let _ = writeln!(std::io::stderr(), "{line}");
         }
         self.lines.push(line);
     }

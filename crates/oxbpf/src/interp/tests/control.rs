@@ -180,6 +180,46 @@ fn local_calls_pass_args_preserve_r6_r9_and_get_fresh_frames() {
     assert_eq!(run_both(&prog, &mut []), Ok(1221));
 }
 
+#[test]
+fn callee_frames_are_bounded() {
+    // The callee's frame is [r10 - 512, r10); below it nothing is valid yet, above it is
+    // the caller's frame.
+    let prog = |off| {
+        [
+            call_local(1),
+            Insn::Exit,
+            stx(Size::DW, Reg::R10, Reg::R10, off),
+            mov(Reg::R0, 0),
+            Insn::Exit,
+        ]
+    };
+    let mut ctx = RunContext::new();
+    let fp1 = ctx.frame_pointer(1);
+    assert_eq!(load(&prog(-512)).run(&mut ctx, 0, 0), Ok(0));
+    assert_eq!(load(&prog(504)).run(&mut ctx, 0, 0), Ok(0));
+    match load(&prog(-520)).run(&mut ctx, 0, 0) {
+        Err(RunError::Memory { slot: 2, fault }) => {
+            assert_eq!(
+                (fault.addr, fault.kind),
+                (fp1 - 520, FaultKind::OutOfBounds)
+            )
+        }
+        other => panic!("expected a stack fault, got {other:?}"),
+    }
+    // After the callee returned, its frame is invalid again.
+    let after = [
+        call_local(2),
+        stx(Size::DW, Reg::R10, Reg::R10, -520),
+        Insn::Exit,
+        mov(Reg::R0, 0),
+        Insn::Exit,
+    ];
+    assert!(matches!(
+        load(&after).run(&mut ctx, 0, 0),
+        Err(RunError::Memory { slot: 1, .. })
+    ));
+}
+
 /// f(r1): r1 += 1; r0 = r1; if r1 >= limit return; f(r1).
 fn recursion(limit: i32) -> Vec<Insn> {
     vec![

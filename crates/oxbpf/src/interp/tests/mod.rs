@@ -1,6 +1,7 @@
 //! Interpreter tests: programs built from `Insn` values.
 
 mod alu;
+mod callbacks;
 mod control;
 mod mem;
 
