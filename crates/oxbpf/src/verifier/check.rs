@@ -5,7 +5,7 @@ use super::exec::{Env, Flow, Reject};
 use super::protos::{ArgKind, RetKind};
 use super::scalar::{self, Scalar};
 use super::state::{Frame, RegState, RegType, VState, MAX_FRAMES};
-use super::{MAP_TYPE_QUEUE, MAP_TYPE_RINGBUF, MAP_TYPE_STACK};
+use super::{MAP_TYPE_PROG_ARRAY, MAP_TYPE_QUEUE, MAP_TYPE_RINGBUF, MAP_TYPE_STACK};
 use crate::isa::{AluOp, CallTarget, Insn, LdPseudo, Reg, Src, Width};
 
 /// Bound on pointer offsets (kernel `BPF_MAX_VAR_OFF`).
@@ -547,10 +547,14 @@ impl Env<'_> {
     /// Kernel `check_map_func_compatibility` for the map kinds with dedicated helpers.
     fn check_map_compat(&self, map: u32, id: i32, name: &str) -> Result<(), Reject> {
         let mt = self.config.maps.get(map as usize).map_or(0, |m| m.map_type);
+        if id == 12 && mt != MAP_TYPE_PROG_ARRAY {
+            return Err(Reject::new("expected prog array map for tail call"));
+        }
         let ok = match mt {
+            MAP_TYPE_PROG_ARRAY => id == 12,
             MAP_TYPE_RINGBUF => matches!(id, 130 | 131 | 134),
             MAP_TYPE_QUEUE | MAP_TYPE_STACK => matches!(id, 87..=89),
-            _ => !matches!(id, 130 | 131 | 134 | 87..=89),
+            _ => !matches!(id, 12 | 130 | 131 | 134 | 87..=89),
         };
         if ok {
             Ok(())

@@ -66,6 +66,8 @@ pub struct MapInfo {
     pub flags: u32,
 }
 
+/// `BPF_MAP_TYPE_PROG_ARRAY`.
+pub const MAP_TYPE_PROG_ARRAY: u32 = 3;
 /// `BPF_MAP_TYPE_ARRAY`.
 pub const MAP_TYPE_ARRAY: u32 = 2;
 /// `BPF_MAP_TYPE_QUEUE`.

@@ -128,6 +128,8 @@ impl HelperLookup for BuiltinHelpers {
             ),
             7 => p("get_prandom_u32", &[], Integer, false),
             8 => p("get_smp_processor_id", &[], Integer, false),
+            // On success control does not return; verification continues as on failure.
+            12 => p("tail_call", &[Ctx, ConstMapPtr, Anything], Integer, false),
             14 => p("get_current_pid_tgid", &[], Integer, false),
             23 => p("redirect", &[Anything, Anything], Integer, false),
             44 => p("xdp_adjust_head", &[Ctx, Anything], Integer, false),

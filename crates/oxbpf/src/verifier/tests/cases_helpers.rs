@@ -399,6 +399,26 @@ pub(super) fn cases() -> Vec<Case> {
         )
         .maps(&[QUEUE8]),
         accept(
+            "tail call",
+            Xdp,
+            cat(&[vec![ldmap(R2, 0), mov(R3, 0), call(12)], ret(2)]),
+        )
+        .maps(&[PROG_ARRAY]),
+        reject(
+            "tail call through a hash map",
+            Xdp,
+            cat(&[vec![ldmap(R2, 0), mov(R3, 0), call(12)], ret(2)]),
+            "expected prog array map for tail call",
+        )
+        .maps(&[HASH8]),
+        reject(
+            "lookup in a program array",
+            Xdp,
+            cat(&[lookup(0), ret(0)]),
+            "cannot pass map_type 3 into func bpf_map_lookup_elem#1",
+        )
+        .maps(&[PROG_ARRAY]),
+        accept(
             "xdp_adjust_head with ctx",
             Xdp,
             cat(&[vec![mov(R2, 0), call(44)], ret(2)]),

@@ -216,6 +216,13 @@ pub(super) mod maps {
         max_entries: 4096,
         flags: 0,
     };
+    pub const PROG_ARRAY: MapInfo = MapInfo {
+        map_type: 3,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 4,
+        flags: 0,
+    };
     pub const QUEUE8: MapInfo = MapInfo {
         map_type: 22,
         key_size: 0,
