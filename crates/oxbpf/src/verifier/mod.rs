@@ -2,7 +2,7 @@
 //! kernel's `kernel/bpf/verifier.c` in privileged (root) mode.
 //!
 //! [`verify`] runs, in order:
-//! 1. control-flow checks ([`cfg`]): jump targets, subprograms, reachability, loops;
+//! 1. control-flow checks (module `cfg`): jump targets, subprograms, reachability, loops;
 //! 2. path exploration: every path is executed on abstract states — registers typed as
 //!    scalars (tracked with a [`tnum::Tnum`] and signed/unsigned 64/32-bit ranges, see
 //!    [`scalar`]) or pointers (ctx, stack, map value, packet, memory) with fixed and
@@ -16,6 +16,24 @@
 //! Like root on Linux, pointer leaks are allowed, uninitialised stack may be read (it
 //! yields an unknown scalar — checked on this machine's 6.18 kernel with `bpf(2)`), and
 //! stack accesses must be aligned while packet/map accesses need not be.
+//!
+//! Messages use the kernel's wording (`R1 invalid mem access 'map_value_or_null'`,
+//! `invalid access to packet, off=0 size=1, R2(id=0,off=0,r=0)`); a rejection's log also
+//! shows the instruction (LLVM syntax), the offending register's state in kernel notation
+//! and a one-sentence hint.
+//!
+//! Checked against the running kernel (tests, as root): every XDP case of the table gets
+//! the kernel's verdict and message (a short list of documented exceptions), and random
+//! bounds, packet-check, stack-traffic and loop programs get the kernel's verdict; where
+//! oxbpf is more precise (it keeps signed bounds through shifts, tracks 32-bit bounds of
+//! 32-bit divisions, reads bytes of spilled constants), run-time tests check the extra
+//! acceptances are safe.
+//!
+//! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
+//! callbacks (`ld_imm64` of a function), BTF ids, dynptrs, iterators, spin locks,
+//! `BPF_LD_ABS`/`IND`; precision tracking and the kernel's scalar links with a constant
+//! delta (`r2 = r1 + 4` stays linked in the kernel); per-program-type context layouts other
+//! than XDP and the raw-memory type of `oxbpf run` (see [`ctx::CtxAccess`]).
 //!
 //! ```
 //! use oxbpf::isa;

@@ -3,7 +3,7 @@
 //! every arithmetic instruction form (kernel `adjust_scalar_min_max_vals`).
 //!
 //! The transfer functions are written once for both widths: operands are viewed as
-//! [`View`]s of the chosen width with `i128` bounds, so overflow of the width is visible as
+//! views of the chosen width with `i128` bounds, so overflow of the width is visible as
 //! a bound outside the width's range and widens to "unbounded".
 
 use super::tnum::Tnum;
