@@ -204,7 +204,16 @@ impl Env<'_> {
             self.facts[pc].divisor_may_be_zero |= zero_possible;
         }
         let r = if d.ty == RegType::Scalar && s.ty == RegType::Scalar {
-            RegState::scalar(scalar::alu(op, width, &d.var, &s.var))
+            let mut r = RegState::scalar(scalar::alu(op, width, &d.var, &s.var));
+            // `rX += k` of a linked copy stays linked with delta k (kernel
+            // `BPF_ADD_CONST`): once, 64-bit, 0 <= k <= i32::MAX.
+            if let (AluOp::Add, Width::W64, Src::Imm(k)) = (op, width, src) {
+                if d.id != 0 && d.off == 0 && k >= 0 {
+                    r.id = d.id;
+                    r.off = k;
+                }
+            }
+            r
         } else {
             self.ptr_alu((width, op, dst), d, s)?
         };

@@ -9,7 +9,7 @@ use super::prune::states_equal;
 use super::scalar::Scalar;
 use super::state::{Frame, RegState, RegType, VState};
 use super::{branch, InsnFacts, MemKind, Stats, Verified, VerifyConfig, VerifyError};
-use crate::isa::{JmpCond, Located, Reg, Src, Width};
+use crate::isa::{AluOp, JmpCond, Located, Reg, Src, Width};
 
 /// Maximum pending branches (kernel `BPF_COMPLEXITY_LIMIT_JMP_SEQ`).
 const JMP_SEQ_LIMIT: usize = 8192;
@@ -517,12 +517,18 @@ impl<'a> Env<'a> {
 /// Writes a narrowed scalar into `r` and into every scalar linked to it by id
 /// (kernel `find_equal_scalars`).
 fn set_scalar(st: &mut VState, r: Reg, v: Scalar) {
-    let id = st.reg(r).id;
+    let RegState { id, off, .. } = *st.reg(r);
     st.reg_mut(r).var = v;
     if id != 0 {
+        // Linked registers differ by a constant (their `off`, kernel `BPF_ADD_CONST`).
         st.for_each_reg(|x| {
             if x.ty == RegType::Scalar && x.id == id {
-                x.var = v;
+                x.var = if x.off == off {
+                    v
+                } else {
+                    let delta = i64::from(x.off) - i64::from(off);
+                    super::scalar::alu(AluOp::Add, Width::W64, &v, &Scalar::constant(delta as u64))
+                };
             }
         });
     }

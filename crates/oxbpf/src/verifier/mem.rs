@@ -479,6 +479,7 @@ fn stack_read(fr: &Frame, o: i64, size: u32) -> Result<RegState, String> {
             let mut r = RegState::scalar(sp.var.truncate(n));
             if fits(&sp.var, n) {
                 r.id = sp.id;
+                r.off = sp.off;
             }
             return Ok(r);
         }
@@ -521,6 +522,7 @@ fn stack_write(fr: &mut Frame, o: i64, size: u32, v: RegState) -> Result<(), Str
         let mut r = RegState::scalar(v.var.truncate(size));
         if fits(&v.var, size) {
             r.id = v.id;
+            r.off = v.off;
         }
         for x in &mut slot.bytes[..size as usize] {
             *x = SlotByte::Spill;

@@ -134,9 +134,18 @@ impl Scalar {
     /// Propagates knowledge between the tnum and the four ranges until each says as much
     /// as the others allow (kernel `reg_bounds_sync`).
     pub fn sync(&mut self) {
+        // A contradiction (a dead branch edge) must stay visible: stop at the first one
+        // rather than let a later deduction "repair" it.
         self.update_from_tnum();
-        self.deduce();
-        self.deduce();
+        for _ in 0..2 {
+            if self.is_empty() {
+                return;
+            }
+            self.deduce();
+        }
+        if self.is_empty() {
+            return;
+        }
         self.bound_offset();
         self.update_from_tnum();
     }
@@ -206,6 +215,8 @@ impl Scalar {
         if (self.s32_min as u32) <= (self.s32_max as u32) {
             self.u32_min = self.u32_min.max(self.s32_min as u32);
             self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if self.s32_min > self.s32_max {
+            // Contradictory already: leave it for `is_empty`.
         } else if self.u32_max < self.s32_min as u32 {
             // The signed range crosses zero; the unsigned range lies in its non-negative
             // part ...
@@ -226,6 +237,8 @@ impl Scalar {
         if (self.smin as u64) <= (self.smax as u64) {
             self.umin = self.umin.max(self.smin as u64);
             self.umax = self.umax.min(self.smax as u64);
+        } else if self.smin > self.smax {
+            // Contradictory already: leave it for `is_empty`.
         } else if self.umax < self.smin as u64 {
             // The signed range crosses zero but the unsigned range lies in its
             // non-negative part.
@@ -279,6 +292,10 @@ impl Scalar {
     pub fn truncate(&self, bytes: u32) -> Scalar {
         if bytes >= 8 {
             return *self;
+        }
+        if bytes == 4 {
+            // The low half keeps everything known about it.
+            return self.zext32();
         }
         let max = (1u64 << (bytes * 8)) - 1;
         let mut s = Scalar::UNKNOWN;

@@ -396,6 +396,16 @@ pub(super) fn bounds_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
             },
         });
     }
+    // Sometimes compare a linked copy (plus a constant) instead of the value itself.
+    let cmp = if rng.chance(1, 3) {
+        p.push(movr(R5, R2));
+        if rng.chance(1, 2) {
+            p.push(alu(Add, R5, rng.below(40) as i32));
+        }
+        R5
+    } else {
+        R2
+    };
     let n_jumps = 1 + rng.below(3) as usize;
     let body = 4;
     for j in 0..n_jumps {
@@ -403,7 +413,7 @@ pub(super) fn bounds_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
         p.push(Insn::Jmp {
             width: rng.pick(&[Width::W64, Width::W32]),
             cond: rng.pick(&JmpCond::ALL),
-            dst: R2,
+            dst: cmp,
             src: Src::Imm(imm(rng)),
             off: remaining + body + 1,
         });
@@ -427,7 +437,7 @@ fn accepted_bounds_hold_at_run_time() {
     use super::asm::*;
     let helpers = Registry::standard();
     let (mut accepted, mut reached) = (0, 0);
-    for seed in 0..1500u64 {
+    for seed in 0..4000u64 {
         let mut rng = Rng::new(seed);
         let insns = bounds_program(&mut rng);
         let c = super::accept("bounds", super::Ty::Xdp, insns.clone());
