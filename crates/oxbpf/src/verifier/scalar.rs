@@ -169,8 +169,15 @@ impl Scalar {
 
     /// Kernel `__reg_deduce_bounds`: 32 from 64, signed from unsigned and back, 64 from 32.
     fn deduce(&mut self) {
+        // Each step assumes a consistent state; stop at a contradiction.
         self.deduce32();
+        if self.is_empty() {
+            return;
+        }
         self.deduce64();
+        if self.is_empty() {
+            return;
+        }
         self.deduce_mixed();
     }
 
@@ -252,15 +259,60 @@ impl Scalar {
     }
 
     fn deduce_mixed(&mut self) {
+        // The low half of every value lies in [u32_min, u32_max]: move each 64-bit bound
+        // to the nearest value with such a low half (into the next or previous 2^32 block
+        // when its own low half is outside).
         let lo = 0xffff_ffffu64;
-        let new_umin = (self.umin & !lo) | self.u32_min as u64;
-        let new_umax = (self.umax & !lo) | self.u32_max as u64;
-        self.umin = self.umin.max(new_umin);
-        self.umax = self.umax.min(new_umax);
-        let new_smin = ((self.smin as u64 & !lo) | self.u32_min as u64) as i64;
-        let new_smax = ((self.smax as u64 & !lo) | self.u32_max as u64) as i64;
-        self.smin = self.smin.max(new_smin);
-        self.smax = self.smax.min(new_smax);
+        let (l32, h32) = (u64::from(self.u32_min), u64::from(self.u32_max));
+        let empty = |s: &mut Scalar| {
+            s.umin = 1;
+            s.umax = 0;
+        };
+        let l = self.umin & lo;
+        if l > h32 {
+            match (self.umin >> 32).checked_add(1).filter(|&h| h <= lo) {
+                Some(h) => self.umin = (h << 32) | l32,
+                None => return empty(self),
+            }
+        } else if l < l32 {
+            self.umin = (self.umin & !lo) | l32;
+        }
+        let l = self.umax & lo;
+        if l < l32 {
+            match (self.umax >> 32).checked_sub(1) {
+                Some(h) => self.umax = (h << 32) | h32,
+                None => return empty(self),
+            }
+        } else if l > h32 {
+            self.umax = (self.umax & !lo) | h32;
+        }
+        let l = self.smin as u64 & lo;
+        if l > h32 {
+            match (self.smin >> 32)
+                .checked_add(1)
+                .filter(|&h| h <= i64::from(i32::MAX))
+            {
+                Some(h) => self.smin = ((h << 32) as u64 | l32) as i64,
+                None => return empty(self),
+            }
+        } else if l < l32 {
+            self.smin = ((self.smin as u64 & !lo) | l32) as i64;
+        }
+        let l = self.smax as u64 & lo;
+        if l < l32 {
+            match (self.smax >> 32)
+                .checked_sub(1)
+                .filter(|&h| h >= i64::from(i32::MIN))
+            {
+                Some(h) => self.smax = ((h << 32) as u64 | h32) as i64,
+                None => return empty(self),
+            }
+        } else if l > h32 {
+            self.smax = ((self.smax as u64 & !lo) | h32) as i64;
+        }
+        if self.is_empty() {
+            return;
+        }
         // After a sign-extending load the upper half is all zeros or all ones; a
         // non-negative low half then pins the whole value.
         if self.s32_min >= 0 && self.smin >= i32::MIN as i64 && self.smax <= i32::MAX as i64 {
@@ -581,6 +633,16 @@ fn alu_width(op: AluOp, width: Width, dst: &Scalar, src: &Scalar) -> Scalar {
     let a = View::of(dst, width);
     let b = View::of(src, width);
     let bits = width_bits(width);
+    // Identities keep everything known about `dst` (signed bounds included).
+    let all_ones = match width {
+        Width::W32 => u32::MAX as i128,
+        Width::W64 => u64::MAX as i128,
+    };
+    match (op, b.as_const()) {
+        (AluOp::Or | AluOp::Xor, Some(0)) => return a.build(),
+        (AluOp::And, Some(c)) if c == all_ones => return a.build(),
+        _ => {}
+    }
     let mut r = View::unknown(width, Tnum::UNKNOWN);
     match op {
         AluOp::Mov => return b.build(),

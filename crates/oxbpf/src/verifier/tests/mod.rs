@@ -111,6 +111,14 @@ impl Case {
     }
 }
 
+/// Number of random programs per randomized test: `default`, or `OXBPF_VERIFIER_ORACLE_N`.
+pub(super) fn n_programs(default: u64) -> u64 {
+    std::env::var("OXBPF_VERIFIER_ORACLE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Encodes and decodes, so slots are laid out as on the wire.
 pub(super) fn assemble(insns: &[Insn]) -> Vec<Located> {
     let mut bytes = Vec::new();

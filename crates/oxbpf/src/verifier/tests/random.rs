@@ -437,7 +437,7 @@ fn accepted_bounds_hold_at_run_time() {
     use super::asm::*;
     let helpers = Registry::standard();
     let (mut accepted, mut reached) = (0, 0);
-    for seed in 0..4000u64 {
+    for seed in 0..super::n_programs(4000) {
         let mut rng = Rng::new(seed);
         let insns = bounds_program(&mut rng);
         let c = super::accept("bounds", super::Ty::Xdp, insns.clone());
