@@ -107,7 +107,7 @@ fn generated_programs_are_accepted_and_mutants_are_safe() {
         ..GenConfig::default()
     };
     let (mut accepted_mutants, mut mutants) = (0, 0);
-    for seed in 0..600u64 {
+    for seed in 0..super::n_programs(600) {
         let mut rng = Rng::new(seed);
         let insns = testgen::random_program(&mut rng, &gen);
         let prog = testgen::locate(&insns);
@@ -265,7 +265,7 @@ fn the_verifier_never_panics() {
     let raw = RawMem { size: 64 };
     let (mut accepted, mut total) = (0, 0);
     let mut reasons = std::collections::BTreeMap::new();
-    for seed in 0..4000u64 {
+    for seed in 0..super::n_programs(4000) {
         let mut rng = Rng::new(seed ^ 0x5eed);
         let n = 2 + rng.below(24) as usize;
         // Initialised registers (r6 = r1, r7 = a stack pointer) so paths get deep.
