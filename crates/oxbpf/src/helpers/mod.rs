@@ -12,19 +12,54 @@
 //! A helper reports errors as the kernel does, with a negative errno in `r0`. A
 //! memory-safety violation (a pointer argument outside the valid regions) is recorded in
 //! [`RunContext::fault`] and the engine stops the run with it when the helper returns.
+//! Helpers check every pointer argument against the run's regions in both engine modes,
+//! with the size the prototype implies (a map's `key_size`/`value_size`, the size
+//! argument), and accept only maps registered for the run ([`RunContext::add_map`]).
+//!
+//! Files by family: `map.rs` (lookup/update/delete, queue/stack, per-CPU lookup),
+//! `callbacks.rs` (`loop`, `for_each_map_elem`, `tail_call`; see [`crate::vm`]'s hooks),
+//! `ringbuf.rs` (ring buffer, `perf_event_output`), `probe.rs` (`probe_read*`), `task.rs`
+//! (pid/uid/comm, `get_func_ip`), `string.rs` (`strncmp`, `snprintf`, `trace_vprintk`),
+//! `csum.rs`, `printk.rs`, `basic.rs` (clocks, random, CPU id).
 
 mod basic;
+mod callbacks;
+mod csum;
 pub mod ids;
+mod map;
 mod printk;
+mod probe;
 mod proto;
+mod ringbuf;
+mod string;
+mod task;
 
 use std::collections::HashMap;
 
 use crate::vm::RunContext;
 
 pub use basic::{boottime_ns, monotonic_ns, JIFFIES_HZ};
+pub use callbacks::{bpf_for_each_map_elem, bpf_loop, bpf_tail_call, BPF_MAX_LOOPS};
+pub use csum::{bpf_csum_diff, csum_diff, csum_partial};
+pub use map::{
+    bpf_map_delete_elem, bpf_map_lookup_elem, bpf_map_lookup_percpu_elem, bpf_map_peek_elem,
+    bpf_map_pop_elem, bpf_map_push_elem, bpf_map_update_elem,
+};
 pub use printk::{bpf_trace_printk, format_printk, MAX_PRINTK_ARGS};
+pub use probe::{
+    bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_probe_read_user_str,
+    read_host_memory,
+};
 pub use proto::{ArgKind, HelperProto, ProgTypes, RetKind};
+pub use ringbuf::{
+    bpf_perf_event_output, bpf_ringbuf_discard, bpf_ringbuf_output, bpf_ringbuf_query,
+    bpf_ringbuf_reserve, bpf_ringbuf_submit,
+};
+pub use string::{bpf_snprintf, bpf_strncmp, bpf_trace_vprintk, MAX_BPRINTF_VARARGS};
+pub use task::{
+    bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_get_func_ip,
+    current_comm, TASK_COMM_LEN,
+};
 
 /// The helper calling convention shared by the interpreter and the JIT.
 pub type HelperFn =
@@ -57,6 +92,8 @@ pub mod errno {
     pub const EBUSY: i64 = 16;
     /// Invalid argument.
     pub const EINVAL: i64 = 22;
+    /// Result out of range (the kernel's `_kernel` probes given a user address).
+    pub const ERANGE: i64 = 34;
     /// No space left.
     pub const ENOSPC: i64 = 28;
     /// Argument list too long.
@@ -80,7 +117,18 @@ impl Registry {
     /// A registry with every helper oxbpf implements so far.
     pub fn standard() -> Registry {
         let mut r = Registry::new();
-        for h in basic::HELPERS.iter().chain(printk::HELPERS) {
+        let tables = [
+            basic::HELPERS,
+            printk::HELPERS,
+            map::HELPERS,
+            callbacks::HELPERS,
+            ringbuf::HELPERS,
+            probe::HELPERS,
+            task::HELPERS,
+            string::HELPERS,
+            csum::HELPERS,
+        ];
+        for h in tables.into_iter().flatten() {
             r.register(*h);
         }
         r
@@ -136,23 +184,70 @@ mod tests {
     fn standard_registry_uses_kernel_ids_and_names() {
         let r = Registry::standard();
         for (id, name) in [
+            (1, "map_lookup_elem"),
+            (2, "map_update_elem"),
+            (3, "map_delete_elem"),
+            (4, "probe_read"),
             (5, "ktime_get_ns"),
             (6, "trace_printk"),
             (7, "get_prandom_u32"),
             (8, "get_smp_processor_id"),
+            (12, "tail_call"),
+            (14, "get_current_pid_tgid"),
+            (15, "get_current_uid_gid"),
+            (16, "get_current_comm"),
+            (25, "perf_event_output"),
+            (28, "csum_diff"),
             (42, "get_numa_node_id"),
+            (45, "probe_read_str"),
+            (87, "map_push_elem"),
+            (88, "map_pop_elem"),
+            (89, "map_peek_elem"),
+            (112, "probe_read_user"),
+            (113, "probe_read_kernel"),
+            (114, "probe_read_user_str"),
+            (115, "probe_read_kernel_str"),
             (118, "jiffies64"),
             (125, "ktime_get_boot_ns"),
+            (130, "ringbuf_output"),
+            (131, "ringbuf_reserve"),
+            (132, "ringbuf_submit"),
+            (133, "ringbuf_discard"),
+            (134, "ringbuf_query"),
+            (164, "for_each_map_elem"),
+            (165, "snprintf"),
+            (173, "get_func_ip"),
+            (177, "trace_vprintk"),
+            (181, "loop"),
+            (182, "strncmp"),
+            (195, "map_lookup_percpu_elem"),
         ] {
-            let h = r.get(id).unwrap();
+            let h = r.get(id).unwrap_or_else(|| panic!("helper {id} missing"));
             assert_eq!(h.name, name);
             assert_eq!(ids::helper_id(name), Some(id as i32));
         }
-        assert!(r.get(1).is_none());
+        assert_eq!(r.len(), 37);
+        assert!(r.get(9).is_none());
         let p = r.get(6).unwrap().proto;
         assert!(p.gpl_only);
         assert_eq!(p.arg_count(), 2);
         assert_eq!(p.args[1], ArgKind::ConstSize);
+        // Kernel prototypes: licence, kinds, program types.
+        let lookup = r.get(1).unwrap().proto;
+        assert_eq!(
+            lookup.args[..2],
+            [ArgKind::ConstMapPtr, ArgKind::PtrToMapKey]
+        );
+        assert_eq!(lookup.ret, RetKind::PtrToMapValueOrNull);
+        assert!(!lookup.gpl_only);
+        assert_eq!(r.get(12).unwrap().proto.ret, RetKind::Void);
+        assert_eq!(r.get(181).unwrap().proto.args[1], ArgKind::PtrToFunc);
+        assert!(r.get(113).unwrap().proto.gpl_only);
+        assert!(r.get(4).unwrap().proto.prog_types.allows(2));
+        assert!(!r.get(4).unwrap().proto.prog_types.allows(6));
+        assert!(!r.get(173).unwrap().proto.prog_types.allows(6));
+        assert!(r.get(28).unwrap().proto.prog_types.allows(6));
+        assert_eq!(r.get(131).unwrap().proto.ret, RetKind::PtrToMemOrNull);
     }
 
     #[test]
@@ -175,3 +270,6 @@ mod tests {
         assert!(r.unregister(0x1000).is_some());
     }
 }
+
+#[cfg(test)]
+mod program_tests;

@@ -51,7 +51,13 @@ pub extern "C" fn bpf_trace_printk(
         ctx.fault = Some(f);
         return neg_errno(EFAULT);
     }
-    match format_printk(&buf, &[a1, a2, a3], ctx) {
+    print_to_trace(&buf, &[a1, a2, a3], ctx)
+}
+
+/// Formats `fmt` with `args` and appends the message to the trace log (truncated to the
+/// kernel's buffer); returns its full length or `-errno` (shared with `trace_vprintk`).
+pub(super) fn print_to_trace(fmt: &[u8], args: &[u64], ctx: &mut RunContext) -> u64 {
+    match format_printk(fmt, args, ctx) {
         Ok(msg) => {
             let len = msg.len();
             let shown = &msg[..len.min(MAX_BPRINTF_BUF - 1)];

@@ -27,6 +27,15 @@ pub enum ArgKind {
     /// A pointer to memory holding a value of the map in the map argument
     /// (`ARG_PTR_TO_MAP_VALUE`).
     PtrToMapValue,
+    /// A pointer to memory the helper fills with a value of the map in the map argument
+    /// (`ARG_PTR_TO_MAP_VALUE | MEM_UNINIT`, e.g. `map_pop_elem`).
+    PtrToUninitMapValue,
+    /// A size the helper allocates, a known constant, 0 allowed
+    /// (`ARG_CONST_ALLOC_SIZE_OR_ZERO`, `ringbuf_reserve`); the returned memory has it.
+    ConstAllocSizeOrZero,
+    /// A record from `ringbuf_reserve` that the helper releases
+    /// (`ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE`).
+    PtrToRingbufMem,
     /// A pointer into the program's stack (`ARG_PTR_TO_STACK`).
     PtrToStack { maybe_null: bool },
     /// A pointer to a NUL-terminated constant string in read-only map memory

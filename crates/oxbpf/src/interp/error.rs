@@ -70,6 +70,11 @@ pub enum RunError {
     /// `LD_ABS` / `LD_IND` with no packet set in the run context.
     #[error("instruction {slot}: LD_ABS/LD_IND but the run context has no packet")]
     NoPacket { slot: u32 },
+    /// A tail call's target is not a program the interpreter can run.
+    #[error(
+        "instruction {slot}: tail call target program {prog_id} is not an interpreter program"
+    )]
+    TailCallTarget { slot: u32, prog_id: u32 },
 }
 
 impl RunError {
@@ -82,7 +87,8 @@ impl RunError {
             | RunError::CallDepth { slot }
             | RunError::UnknownHelper { slot, .. }
             | RunError::BadCallback { slot, .. }
-            | RunError::NoPacket { slot } => slot as usize,
+            | RunError::NoPacket { slot }
+            | RunError::TailCallTarget { slot, .. } => slot as usize,
         }
     }
 }
@@ -144,5 +150,14 @@ pub(super) fn bad_callback(slot: usize, func: u64) -> RunError {
     RunError::BadCallback {
         slot: slot as u32,
         func,
+    }
+}
+
+#[cold]
+#[inline(never)]
+pub(super) fn tail_call_target(slot: usize, prog_id: u32) -> RunError {
+    RunError::TailCallTarget {
+        slot: slot as u32,
+        prog_id,
     }
 }

@@ -10,12 +10,13 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::helpers::Registry;
 use crate::isa::{AtomicOp, ByteOrder, JmpCond, Size};
 use crate::vm::{
-    Access, CallbackFailed, CallbackHook, Fault, FaultKind, MemRegion, RunContext, MAX_CALL_FRAMES,
-    STACK_FRAME_SIZE,
+    Access, CallbackFailed, CallbackHook, Fault, FaultKind, MemRegion, RunContext, TailCall,
+    MAX_CALL_FRAMES, STACK_FRAME_SIZE,
 };
 
 use super::error::{self, RunError};
 use super::lower::Op;
+use super::{Interpreter, Mode};
 
 const EMPTY_REGION: MemRegion = MemRegion {
     start: 0,
@@ -75,22 +76,75 @@ pub(super) fn run<const CHECKED: bool>(
         error: Cell::new(None),
         call_slot: Cell::new(0),
     };
-    let hook = CallbackHook {
-        data: &shared as *const Shared as *const (),
-        call: callback::<CHECKED>,
-    };
     ctx.fault = None;
+    ctx.tail_call = None;
     ctx.tail_call_count = 0;
-    // SAFETY: `shared` outlives the run; the hook is removed (the previous one restored)
-    // before `shared` goes out of scope.
-    let previous = unsafe { ctx.set_callback_hook(Some(hook)) };
-    let result = run_from::<CHECKED>(&shared, ctx, 0, 0, [r1, r2, 0, 0, 0]);
-    // SAFETY: restores what was installed before (nothing, or an outer engine's hook that
-    // is still valid because that engine's run is still in progress).
-    unsafe { ctx.set_callback_hook(previous) };
+    let result = enter::<CHECKED>(&shared, ctx, 0, [r1, r2, 0, 0, 0]);
     ctx.set_call_depth(0);
+    ctx.tail_call = None;
+    // Records the program reserved and never committed would block the ring.
+    ctx.discard_ringbuf_records();
     ctx.insn_count = budget - shared.remaining.get();
     result
+}
+
+/// Runs `shared`'s program from slot `start` in frame `shared.depth` with its callback hook
+/// installed, restoring the previous hook afterwards (tail calls nest runs of other
+/// programs).
+fn enter<const CHECKED: bool>(
+    shared: &Shared,
+    ctx: &mut RunContext,
+    start: usize,
+    args: [u64; 5],
+) -> Result<u64, RunError> {
+    let hook = CallbackHook {
+        data: shared as *const Shared as *const (),
+        call: callback::<CHECKED>,
+    };
+    // SAFETY: `shared` outlives this call; the hook is removed (the previous one restored)
+    // before it returns.
+    let previous = unsafe { ctx.set_callback_hook(Some(hook)) };
+    let result = run_from::<CHECKED>(shared, ctx, start, shared.depth.get(), args);
+    // SAFETY: restores what was installed before (nothing, or an outer run's hook that is
+    // still valid because that run is still in progress).
+    unsafe { ctx.set_callback_hook(previous) };
+    result
+}
+
+/// Performs the tail call `bpf_tail_call` left in the context, made at call depth `depth`
+/// by the helper call at `slot`: runs the target program from its start in place of the
+/// current function (same frame, fresh registers, `r1` = the helper's ctx argument, the
+/// same budget) and returns its `r0` as the current function's return value.
+fn tail_call<const CHECKED: bool>(
+    shared: &Shared,
+    ctx: &mut RunContext,
+    tc: TailCall,
+    depth: usize,
+    slot: usize,
+) -> Result<u64, RunError> {
+    let Some(target) = tc.program.downcast_ref::<Interpreter>() else {
+        return Err(error::tail_call_target(slot, tc.prog_id));
+    };
+    let inner = Shared {
+        code: &target.code,
+        registry: &target.helpers,
+        funcs: &target.funcs,
+        budget: shared.budget,
+        remaining: Cell::new(shared.remaining.get()),
+        depth: Cell::new(depth),
+        error: Cell::new(None),
+        call_slot: Cell::new(0),
+    };
+    let args = [tc.ctx_arg, 0, 0, 0, 0];
+    // A target loaded as unverified is checked even when its caller is not.
+    let r = if CHECKED || target.mode == Mode::Checked {
+        enter::<true>(&inner, ctx, 0, args)
+    } else {
+        enter::<false>(&inner, ctx, 0, args)
+    };
+    shared.remaining.set(inner.remaining.get());
+    ctx.set_call_depth(depth);
+    r
 }
 
 /// The [`CallbackHook`] of a run: calls the function starting at slot `func` in a new frame.
@@ -182,6 +236,38 @@ fn run_from<const CHECKED: bool>(
             cached = EMPTY_REGION;
             if let Some(e) = shared.error.take() {
                 fail!(e);
+            }
+        };
+    }
+    // Leaves the current function: ends this execution at its entry frame, else returns
+    // to the caller frame.
+    macro_rules! exit {
+        () => {{
+            if depth == entry_depth {
+                break Ok(regs[0]);
+            }
+            depth -= 1;
+            let f = frames[depth];
+            [regs[6], regs[7], regs[8], regs[9]] = f.saved;
+            regs[10] = stack_hi - (depth * STACK_FRAME_SIZE) as u64;
+            stack_lo = regs[10] - STACK_FRAME_SIZE as u64;
+            stack_span = stack_hi - stack_lo;
+            ctx.set_call_depth(depth);
+            pc = f.ret;
+        }};
+    }
+    // After a helper: a tail call it decided replaces the current function, whose return
+    // value becomes the target's.
+    macro_rules! take_tail_call {
+        () => {
+            if let Some(tc) = ctx.tail_call.take() {
+                shared.remaining.set(remaining);
+                match tail_call::<CHECKED>(shared, ctx, tc, depth, pc - 1) {
+                    Ok(r0) => regs[0] = r0,
+                    Err(e) => fail!(e),
+                }
+                remaining = shared.remaining.get();
+                exit!();
             }
         };
     }
@@ -425,6 +511,7 @@ fn run_from<const CHECKED: bool>(
                 if let Some(fault) = ctx.fault.take() {
                     fail!(error::helper_memory(pc - 1, id, fault));
                 }
+                take_tail_call!();
             }
             Op::Callx { r } => {
                 let id = r!(r);
@@ -437,6 +524,7 @@ fn run_from<const CHECKED: bool>(
                 if let Some(fault) = ctx.fault.take() {
                     fail!(error::helper_memory(pc - 1, h.id, fault));
                 }
+                take_tail_call!();
             }
             Op::CallLocal { t } => {
                 if depth + 1 >= MAX_CALL_FRAMES {
@@ -453,19 +541,7 @@ fn run_from<const CHECKED: bool>(
                 ctx.set_call_depth(depth);
                 pc = t as usize;
             }
-            Op::Exit => {
-                if depth == entry_depth {
-                    break Ok(regs[0]);
-                }
-                depth -= 1;
-                let f = frames[depth];
-                [regs[6], regs[7], regs[8], regs[9]] = f.saved;
-                regs[10] = stack_hi - (depth * STACK_FRAME_SIZE) as u64;
-                stack_lo = regs[10] - STACK_FRAME_SIZE as u64;
-                stack_span = stack_hi - stack_lo;
-                ctx.set_call_depth(depth);
-                pc = f.ret;
-            }
+            Op::Exit => exit!(),
         }
     };
     shared.remaining.set(remaining);
@@ -572,7 +648,7 @@ unsafe fn atomic(addr: u64, size: Size, op: AtomicOp, src: u64, expected: u64) -
 /// an `int` as in the kernel's `bpf_skb_load_helper_*`, so negative offsets (the kernel's
 /// ancillary `SKF_*_OFF` areas, which oxbpf does not model) are outside.
 #[inline(never)]
-fn ld_packet(ctx: &RunContext, size: Size, off: u64) -> Option<Option<u64>> {
+pub(crate) fn ld_packet(ctx: &RunContext, size: Size, off: u64) -> Option<Option<u64>> {
     let (data, len) = ctx.packet()?;
     let off = off as i32;
     let n = size.bytes() as u64;

@@ -15,7 +15,12 @@
 //!
 //! Helpers can call BPF callbacks with [`RunContext::call_bpf`]: `lddw src=4` loads the
 //! callback's start slot, and the callback runs in a new frame of the same run (same
-//! budget, frame limit and error reporting).
+//! budget, frame limit and error reporting). A tail call (`bpf_tail_call` leaves a
+//! [`TailCall`](crate::vm::TailCall) in the context) runs the target [`Interpreter`] from
+//! the runtime's [`ProgramTable`](crate::vm::ProgramTable) in place of the current
+//! function, on the same budget; a target that is not an `Interpreter` stops the run with
+//! [`RunError::TailCallTarget`]. Ring buffer records left reserved are discarded when a
+//! run ends.
 //!
 //! ```
 //! use oxbpf::helpers::Registry;
@@ -47,7 +52,8 @@ use crate::helpers::Registry;
 use crate::isa::{self, Located};
 use crate::vm::{MapResolver, MemRegion, RunContext};
 
-use lower::Op;
+pub(crate) use exec::ld_packet;
+pub(crate) use lower::Op;
 
 /// Instructions a run may execute unless configured otherwise.
 pub const DEFAULT_BUDGET: u64 = 1_000_000;
@@ -99,16 +105,7 @@ impl Interpreter {
         helpers: &Registry,
         maps: Option<&dyn MapResolver>,
     ) -> Result<Interpreter, LoadError> {
-        // Hand-built `Insn` values can hold fields the decoder never produces (an atomic
-        // of one byte, a 64-bit sign-extending load): accept exactly what decodes.
-        for l in insns {
-            let (first, second) = l.insn.encode();
-            isa::decode_one(&first, second.as_ref())
-                .map_err(|kind| isa::DecodeError { slot: l.slot, kind })?;
-        }
-        isa::validate(insns)?;
-        structure::check_call_depth(insns)?;
-        let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
+        let code = prepare(insns, helpers, maps)?.into_boxed_slice();
         Ok(Interpreter {
             code,
             funcs: isa::function_starts(insns).into_boxed_slice(),
@@ -179,6 +176,26 @@ impl Interpreter {
         ctx.remove_region(&region);
         r
     }
+}
+
+/// The load-time checks and lowering shared by the interpreter and the JIT (which compiles
+/// from the same lowered form, so both engines resolve helpers and `lddw` map forms alike
+/// and refuse the same programs with the same [`LoadError`]).
+pub(crate) fn prepare(
+    insns: &[Located],
+    helpers: &Registry,
+    maps: Option<&dyn MapResolver>,
+) -> Result<Vec<Op>, LoadError> {
+    // Hand-built `Insn` values can hold fields the decoder never produces (an atomic
+    // of one byte, a 64-bit sign-extending load): accept exactly what decodes.
+    for l in insns {
+        let (first, second) = l.insn.encode();
+        isa::decode_one(&first, second.as_ref())
+            .map_err(|kind| isa::DecodeError { slot: l.slot, kind })?;
+    }
+    isa::validate(insns)?;
+    structure::check_call_depth(insns)?;
+    lower::lower(insns, helpers, maps)
 }
 
 #[cfg(test)]

@@ -2,10 +2,13 @@
 
 use std::mem::offset_of;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
+use super::hooks::{ProgramTable, TailCall};
 use super::region::{Access, Fault, FaultKind, MemRegion};
 use super::trace::TraceLog;
 use super::{STACK_FRAME_SIZE, STACK_SIZE};
+use crate::maps::Map;
 
 /// The stack buffer: every frame of a call chain, 16-byte aligned so that `r10` and every
 /// 8-byte stack slot are naturally aligned (atomics on the stack need it).
@@ -79,7 +82,7 @@ pub struct RunContext {
     /// than a `Box` because programs access it through raw addresses while helpers hold
     /// `&mut RunContext`.
     stack: NonNull<StackBuf>,
-    regions: Vec<MemRegion>,
+    pub(super) regions: Vec<MemRegion>,
     /// Packet for `LD_ABS`/`LD_IND`: start address and length.
     packet: Option<(u64, u64)>,
     rng: u64,
@@ -96,10 +99,25 @@ pub struct RunContext {
     pub insn_count: u64,
     /// Messages written by `bpf_trace_printk`.
     pub trace: TraceLog,
+    /// A tail call `bpf_tail_call` decided; the engine performs it right after the helper
+    /// returns (see [`TailCall`]).
+    pub tail_call: Option<TailCall>,
+    /// What `bpf_get_func_ip` returns: the address of the traced function for tracing
+    /// attachments, set by the runtime (0 when there is none).
+    pub func_ip: u64,
+    /// Programs tail calls may jump to.
+    pub(super) programs: Option<Arc<dyn ProgramTable>>,
+    /// Maps whose handles helpers accept; the context keeps them alive.
+    pub(super) maps: Vec<Arc<Map>>,
+    /// Index of the map found by the last handle lookup.
+    pub(super) last_map: usize,
+    /// Ring buffer records (address, length) reserved and not yet submitted or discarded.
+    pub(super) ringbuf_records: Vec<(u64, u64)>,
 }
 
 // SAFETY: the stack buffer is owned by the context; registered regions are, by the contract
-// of `add_region` / `set_packet`, valid for whichever thread runs the program.
+// of `add_region` / `set_packet`, valid for whichever thread runs the program; the callback
+// hook's data pointer is installed only while a run is in progress on the current thread.
 unsafe impl Send for RunContext {}
 
 impl Default for RunContext {
@@ -110,6 +128,7 @@ impl Default for RunContext {
 
 impl Drop for RunContext {
     fn drop(&mut self) {
+        self.discard_ringbuf_records();
         // SAFETY: `stack` came from `Box::leak` in `new` and is freed only here.
         drop(unsafe { Box::from_raw(self.stack.as_ptr()) });
     }
@@ -148,6 +167,12 @@ impl RunContext {
             tail_call_count: 0,
             insn_count: 0,
             trace: TraceLog::new(),
+            tail_call: None,
+            func_ip: 0,
+            programs: None,
+            maps: Vec::new(),
+            last_map: 0,
+            ringbuf_records: Vec::new(),
         };
         ctx.sync_regions();
         ctx

@@ -9,6 +9,8 @@
 //! * [`RunContext`]: everything one run needs besides the program — the stack, the region
 //!   table, the trace log, the CPU id, the packet for `LD_ABS`, and the fault a helper
 //!   reports. Helpers receive it as their sixth argument.
+//! * [`ProgramTable`], [`TailCall`]: how helpers take tail calls, which maps they accept
+//!   and which ring buffer records a run holds (see `hooks.rs`).
 //! * [`MapResolver`]: how `lddw` map pseudo forms become map handles and value addresses at
 //!   load time (filled in by the runtime / object loader).
 //! * [`CallbackHook`] / [`RunContext::call_bpf`]: how helpers such as `bpf_loop` call a BPF
@@ -18,12 +20,23 @@
 //! does not. The table is maintained in both modes, and helpers always check the memory they
 //! are handed through it, so the runtime registers map arenas and other embedder memory
 //! regardless of the mode.
+//!
+//! For helpers, the runtime also gives each run's context:
+//! * the program's maps, with [`RunContext::add_map`]: helpers accept only handles of
+//!   registered maps (a forged handle is a fault, never dereferenced), and their value and
+//!   key memory become regions;
+//! * the table of loaded programs tail calls jump to, with [`RunContext::set_programs`];
+//! * for tracing attachments, [`RunContext::func_ip`] (`bpf_get_func_ip`);
+//! * the CPU id in both [`RunContext::cpu_id`] (`bpf_get_smp_processor_id`) and
+//!   [`crate::maps::set_current_cpu`] (per-CPU maps, `BPF_F_CURRENT_CPU`).
 
 mod context;
+mod hooks;
 mod region;
 mod trace;
 
 pub use context::{CallbackFailed, CallbackHook, MapRef, MapResolver, RunContext};
+pub use hooks::{ProgramTable, TailCall, MAX_TAIL_CALL_CNT};
 pub use region::{Access, Fault, FaultKind, MemRegion};
 pub use trace::{TraceLine, TraceLog};
 

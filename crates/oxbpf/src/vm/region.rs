@@ -50,6 +50,8 @@ pub enum FaultKind {
     ReadOnly,
     /// An atomic access whose address is not a multiple of its size.
     Unaligned,
+    /// A helper's map argument is not the handle of a map registered for the run.
+    NotAMap,
 }
 
 /// A refused memory access: where, how big, which direction and why.
@@ -86,6 +88,7 @@ impl fmt::Display for Fault {
                 f,
                 "atomic {access} of {size} bytes at unaligned address {addr:#x}"
             ),
+            FaultKind::NotAMap => write!(f, "{addr:#x} is not a map of this run"),
         }
     }
 }

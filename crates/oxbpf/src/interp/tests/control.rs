@@ -264,16 +264,20 @@ fn helper_calls() {
     // callx: the helper id is in a register.
     let callx = load(&[Insn::Callx { reg: Reg::R1 }, Insn::Exit]);
     assert_eq!(callx.run(&mut ctx, 8, 0), Ok(5));
+    // (1000 is no kernel helper id; 1 was used here before map helpers existed.)
     assert_eq!(
-        callx.run(&mut ctx, 1, 0),
-        Err(RunError::UnknownHelper { slot: 0, id: 1 })
+        callx.run(&mut ctx, 1000, 0),
+        Err(RunError::UnknownHelper { slot: 0, id: 1000 })
     );
     // Unknown ids are a load error naming the slot and id.
     let e = Interpreter::new(
-        &located(&[mov(Reg::R0, 0), call(1), Insn::Exit]),
+        &located(&[mov(Reg::R0, 0), call(1000), Insn::Exit]),
         &Registry::standard(),
     );
-    assert_eq!(e.unwrap_err(), LoadError::UnknownHelper { slot: 1, id: 1 });
+    assert_eq!(
+        e.unwrap_err(),
+        LoadError::UnknownHelper { slot: 1, id: 1000 }
+    );
     let e = Interpreter::new(&located(&[call(-3), Insn::Exit]), &Registry::standard());
     assert_eq!(e.unwrap_err(), LoadError::UnknownHelper { slot: 0, id: -3 });
     // Embedder helpers.
