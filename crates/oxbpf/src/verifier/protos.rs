@@ -1,8 +1,7 @@
 //! Helper prototypes as the verifier needs them (kernel `struct bpf_func_proto`). This is
 //! the verifier's own representation; the shared [`crate::helpers::Registry`] implements
 //! [`HelperLookup`] by translating its [`crate::helpers::HelperProto`]s, and
-//! [`BuiltinHelpers`] covers the kernel helpers the registry does not have yet (maps,
-//! ring buffers, XDP).
+//! [`BuiltinHelpers`] covers kernel helpers the registry does not have (yet).
 
 /// What a helper argument must be (kernel `enum bpf_arg_type`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -190,37 +189,31 @@ impl HelperLookup for BuiltinHelpers {
 }
 
 impl HelperLookup for crate::helpers::Registry {
-    /// Translates the registry's prototype. Its kinds carry no `OBJ_RELEASE` or
-    /// `ARG_CONST_ALLOC_SIZE_OR_ZERO` flags, so those come from the kernel's prototypes by
-    /// position: a size with no memory argument before it is an allocation size, and the
-    /// ring buffer submit/discard helpers release their first argument.
+    /// Translates the registry's prototype kind by kind.
     fn proto(&self, id: i32) -> Option<HelperProto> {
         use crate::helpers::{ArgKind as A, ProgTypes, RetKind as R};
         let h = self.get(u32::try_from(id).ok()?)?;
         let mut args = [ArgKind::Unused; 5];
-        let mut after_mem = false;
         for (i, a) in h.proto.args.iter().enumerate() {
             args[i] = match *a {
                 A::DontCare => ArgKind::Unused,
                 A::Anything => ArgKind::Anything,
                 A::PtrToMem { readonly, .. } => ArgKind::Mem { write: !readonly },
                 A::PtrToUninitMem => ArgKind::Mem { write: true },
-                A::ConstSize if after_mem => ArgKind::ConstSize,
-                A::ConstSizeOrZero if after_mem => ArgKind::ConstSizeOrZero,
-                A::ConstSize | A::ConstSizeOrZero => ArgKind::ConstAllocSizeOrZero,
+                A::ConstSize => ArgKind::ConstSize,
+                A::ConstSizeOrZero => ArgKind::ConstSizeOrZero,
                 A::PtrToCtx => ArgKind::Ctx,
                 A::ConstMapPtr => ArgKind::ConstMapPtr,
                 A::PtrToMapKey => ArgKind::MapKey,
                 A::PtrToMapValue => ArgKind::MapValue,
+                A::PtrToUninitMapValue => ArgKind::UninitMapValue,
+                A::ConstAllocSizeOrZero => ArgKind::ConstAllocSizeOrZero,
+                A::PtrToRingbufMem => ArgKind::AllocMem,
                 A::PtrToStack { .. } => ArgKind::Unsupported("ARG_PTR_TO_STACK"),
                 A::PtrToConstStr => ArgKind::Unsupported("ARG_PTR_TO_CONST_STR"),
                 A::PtrToFunc => ArgKind::Unsupported("ARG_PTR_TO_FUNC"),
                 A::PtrToLong => ArgKind::Unsupported("ARG_PTR_TO_LONG"),
             };
-            after_mem = matches!(a, A::PtrToMem { .. } | A::PtrToUninitMem);
-        }
-        if matches!(id, 132 | 133) {
-            args[0] = ArgKind::AllocMem;
         }
         Some(HelperProto {
             name: h.name,
