@@ -27,4 +27,5 @@ pub mod object;
 pub mod program;
 pub mod runtime;
 pub mod testgen;
+pub mod verifier;
 pub mod vm;
