@@ -58,7 +58,19 @@ impl CliError {
     }
 }
 
+/// Restores the default SIGPIPE action, so `oxbpf ... | head` ends quietly as other Unix
+/// tools do instead of failing on a closed stdout.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Asm(a) => cmd::asm::asm(a),
