@@ -20,6 +20,12 @@ build extern_call.c extern_call.o -g -fno-builtin
 build misc.c misc.o -g
 build legacy_inner.c legacy_inner.o
 build types.c types.o -g
+build proto_count.c proto_count.o -g
+build lpm_route.c lpm_route.o -g
+build ringbuf.c ringbuf.o -g
+build kprobe_read.c kprobe_read.o -g
+build memfn.c memfn.o -g -fno-builtin
+build tailcall.c tailcall.o -g
 # Golden BTF listings from bpftool, for the BTF parser test.
 if command -v bpftool >/dev/null; then
 	for o in hello.o subprog.o legacy_maps.o btf_maps.o extern_call.o misc.o types.o; do

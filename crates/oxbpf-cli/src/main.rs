@@ -27,6 +27,15 @@ enum Command {
     /// Run as a plugin of the bpf_conformance runner: program hex on stdin, memory as the
     /// first argument; prints r0 in hex.
     ConformancePlugin(cmd::run::PluginArgs),
+    /// Load an ELF object's programs and run, show or dump them (bpftool prog).
+    #[command(subcommand)]
+    Prog(cmd::prog::ProgCmd),
+    /// Show an ELF object's maps and their contents after loading (bpftool map).
+    #[command(subcommand)]
+    Map(cmd::map::MapCmd),
+    /// Print the trace_printk output that `prog run` saved (no daemon keeps a live
+    /// trace_pipe: each run prints its own lines and appends them to the state directory).
+    Tracelog(cmd::tracelog::TracelogArgs),
 }
 
 /// An error the CLI reports on stderr, with the exit status to use.
@@ -49,13 +58,28 @@ impl CliError {
     }
 }
 
+/// Restores the default SIGPIPE action, so `oxbpf ... | head` ends quietly as other Unix
+/// tools do instead of failing on a closed stdout.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Asm(a) => cmd::asm::asm(a),
         Command::Disasm(a) => cmd::asm::disasm(a),
         Command::Run(a) => cmd::run::run(a),
         Command::ConformancePlugin(a) => cmd::run::plugin(a),
+        Command::Prog(c) => cmd::prog::prog(c),
+        Command::Map(c) => cmd::map::map(c),
+        Command::Tracelog(a) => cmd::tracelog::tracelog(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,5 +24,8 @@ pub mod jit;
 pub mod kernel;
 pub mod maps;
 pub mod object;
+pub mod program;
+pub mod runtime;
 pub mod testgen;
+pub mod verifier;
 pub mod vm;

@@ -4,8 +4,9 @@ use crate::input;
 use crate::CliError;
 use clap::{Args, ValueEnum};
 use oxbpf::helpers::Registry;
-use oxbpf::interp::Interpreter;
+use oxbpf::interp::{Interpreter, RunError};
 use oxbpf::isa::Located;
+use oxbpf::jit::{JitOptions, JitProgram};
 use oxbpf::vm::RunContext;
 use std::io::Read;
 use std::path::PathBuf;
@@ -15,6 +16,8 @@ use std::path::PathBuf;
 pub enum Engine {
     /// The interpreter.
     Interp,
+    /// The x86-64 JIT compiler (checked mode).
+    Jit,
 }
 
 /// Arguments of `oxbpf run`.
@@ -52,22 +55,50 @@ struct Outcome {
     insns: u64,
 }
 
-fn execute(prog: &[Located], mem_in: &[u8], repeat: u64, budget: u64) -> Result<Outcome, CliError> {
+/// Runs a program (with `mem` as its input memory, if not empty) in one engine.
+type Runner = Box<dyn Fn(&mut RunContext, &mut [u8]) -> Result<u64, RunError>>;
+
+fn execute(
+    prog: &[Located],
+    mem_in: &[u8],
+    repeat: u64,
+    budget: u64,
+    engine: Engine,
+) -> Result<Outcome, CliError> {
     let helpers = Registry::standard();
-    let mut vm = Interpreter::new(prog, &helpers).map_err(|e| CliError::Failed(e.to_string()))?;
-    vm.set_budget((budget != 0).then_some(budget));
+    let budget = (budget != 0).then_some(budget);
+    let failed = |e: &dyn std::fmt::Display| CliError::Failed(e.to_string());
+    let run: Runner = match engine {
+        Engine::Interp => {
+            let mut vm = Interpreter::new(prog, &helpers).map_err(|e| failed(&e))?;
+            vm.set_budget(budget);
+            Box::new(move |ctx, mem| {
+                if mem.is_empty() {
+                    vm.run(ctx, 0, 0)
+                } else {
+                    vm.run_with_mem(ctx, mem)
+                }
+            })
+        }
+        Engine::Jit => {
+            let opts = JitOptions::new().budget(budget);
+            let jit = JitProgram::compile(prog, &helpers, None, opts).map_err(|e| failed(&e))?;
+            Box::new(move |ctx, mem| {
+                if mem.is_empty() {
+                    jit.run(ctx, 0, 0)
+                } else {
+                    jit.run_with_mem(ctx, mem)
+                }
+            })
+        }
+    };
     let mut ctx = RunContext::new();
     let mut mem = mem_in.to_vec();
     let mut retval = 0;
     let start = std::time::Instant::now();
     for _ in 0..repeat {
         mem.copy_from_slice(mem_in);
-        retval = if mem.is_empty() {
-            vm.run(&mut ctx, 0, 0)
-        } else {
-            vm.run_with_mem(&mut ctx, &mut mem)
-        }
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+        retval = run(&mut ctx, &mut mem).map_err(|e| CliError::Failed(e.to_string()))?;
     }
     let duration_ns = (start.elapsed().as_nanos() / u128::from(repeat)) as u64;
     Ok(Outcome {
@@ -92,8 +123,7 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         (None, Some(p)) => input::read(p)?,
         (None, None) => Vec::new(),
     };
-    let Engine::Interp = a.engine;
-    let out = execute(&prog, &mem, a.repeat, a.budget)?;
+    let out = execute(&prog, &mem, a.repeat, a.budget, a.engine)?;
     if a.json {
         let v = serde_json::json!({
             "retval": out.retval,
@@ -143,7 +173,7 @@ pub fn plugin(a: PluginArgs) -> Result<(), CliError> {
         Some(m) => input::parse_hex(m)?,
         None => Vec::new(),
     };
-    let out = execute(&prog, &mem, 1, 1_000_000)?;
+    let out = execute(&prog, &mem, 1, 1_000_000, Engine::Interp)?;
     println!("{:x}", out.retval);
     Ok(())
 }

@@ -648,7 +648,7 @@ unsafe fn atomic(addr: u64, size: Size, op: AtomicOp, src: u64, expected: u64) -
 /// an `int` as in the kernel's `bpf_skb_load_helper_*`, so negative offsets (the kernel's
 /// ancillary `SKF_*_OFF` areas, which oxbpf does not model) are outside.
 #[inline(never)]
-fn ld_packet(ctx: &RunContext, size: Size, off: u64) -> Option<Option<u64>> {
+pub(crate) fn ld_packet(ctx: &RunContext, size: Size, off: u64) -> Option<Option<u64>> {
     let (data, len) = ctx.packet()?;
     let off = off as i32;
     let n = size.bytes() as u64;

@@ -18,7 +18,7 @@ use super::error::LoadError;
 /// (slot indices), `off` memory offsets, `imm` immediates already extended as the
 /// operation uses them.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Op {
+pub(crate) enum Op {
     Add64I {
         d: u8,
         imm: i64,
@@ -504,7 +504,7 @@ pub(super) enum Op {
 }
 
 /// Lowers a validated program. `maps` resolves `lddw` map forms.
-pub(super) fn lower(
+pub(crate) fn lower(
     insns: &[Located],
     helpers: &Registry,
     maps: Option<&dyn MapResolver>,

@@ -52,7 +52,8 @@ use crate::helpers::Registry;
 use crate::isa::{self, Located};
 use crate::vm::{MapResolver, MemRegion, RunContext};
 
-use lower::Op;
+pub(crate) use exec::ld_packet;
+pub(crate) use lower::Op;
 
 /// Instructions a run may execute unless configured otherwise.
 pub const DEFAULT_BUDGET: u64 = 1_000_000;
@@ -104,16 +105,7 @@ impl Interpreter {
         helpers: &Registry,
         maps: Option<&dyn MapResolver>,
     ) -> Result<Interpreter, LoadError> {
-        // Hand-built `Insn` values can hold fields the decoder never produces (an atomic
-        // of one byte, a 64-bit sign-extending load): accept exactly what decodes.
-        for l in insns {
-            let (first, second) = l.insn.encode();
-            isa::decode_one(&first, second.as_ref())
-                .map_err(|kind| isa::DecodeError { slot: l.slot, kind })?;
-        }
-        isa::validate(insns)?;
-        structure::check_call_depth(insns)?;
-        let code = lower::lower(insns, helpers, maps)?.into_boxed_slice();
+        let code = prepare(insns, helpers, maps)?.into_boxed_slice();
         Ok(Interpreter {
             code,
             funcs: isa::function_starts(insns).into_boxed_slice(),
@@ -184,6 +176,26 @@ impl Interpreter {
         ctx.remove_region(&region);
         r
     }
+}
+
+/// The load-time checks and lowering shared by the interpreter and the JIT (which compiles
+/// from the same lowered form, so both engines resolve helpers and `lddw` map forms alike
+/// and refuse the same programs with the same [`LoadError`]).
+pub(crate) fn prepare(
+    insns: &[Located],
+    helpers: &Registry,
+    maps: Option<&dyn MapResolver>,
+) -> Result<Vec<Op>, LoadError> {
+    // Hand-built `Insn` values can hold fields the decoder never produces (an atomic
+    // of one byte, a 64-bit sign-extending load): accept exactly what decodes.
+    for l in insns {
+        let (first, second) = l.insn.encode();
+        isa::decode_one(&first, second.as_ref())
+            .map_err(|kind| isa::DecodeError { slot: l.slot, kind })?;
+    }
+    isa::validate(insns)?;
+    structure::check_call_depth(insns)?;
+    lower::lower(insns, helpers, maps)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The BPF instruction set (RFC 9669): the one decoded instruction type.
 //!
 //! Every consumer — interpreter, JIT, verifier, assembler, disassembler — matches on
-//! [`Insn`]. Adding an instruction means adding a variant here and in [`decode`](self::decode)
+//! [`Insn`]. Adding an instruction means adding a variant here and in [`decode`]
 //! / [`Insn::encode`]; every exhaustive `match` elsewhere then fails to compile until it
 //! handles the new form.
 //!

@@ -59,15 +59,29 @@ pub enum AsmError {
     },
 }
 
+/// A position recorded with [`Asm::mark`] and resolved with [`Code::mark_offset`]: cheaper
+/// than a [`Label`] for positions nothing branches to (e.g. per-instruction offsets for
+/// listings).
+#[derive(Clone, Copy, Debug)]
+pub struct Mark(Pos);
+
 /// Finished machine code with the final offset of every bound label.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Code {
     /// The machine code.
     pub bytes: Vec<u8>,
     labels: Vec<Option<usize>>,
+    /// Bytes taken by the first `i` branches after relaxation.
+    extra: Vec<usize>,
 }
 
 impl Code {
+    /// The final offset of a [`Mark`] taken while emitting this code.
+    pub fn mark_offset(&self, mark: Mark) -> usize {
+        let Pos { at, branches } = mark.0;
+        at as usize + self.extra.get(branches as usize).copied().unwrap_or(0)
+    }
+
     /// The final offset of `label`, if it was bound.
     pub fn label_offset(&self, label: Label) -> Option<usize> {
         self.labels.get(label.0 as usize).copied().flatten()
@@ -78,13 +92,13 @@ impl Code {
 /// precede it.
 #[derive(Clone, Copy, Debug)]
 struct Pos {
-    at: usize,
-    branches: usize,
+    at: u32,
+    branches: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Branch {
-    at: usize,
+    at: u32,
     cond: Option<Cond>,
     target: Label,
 }
@@ -166,15 +180,32 @@ impl Asm {
         Asm::default()
     }
 
+    /// An empty code sink with room for `bytes` bytes of code, `labels` labels and
+    /// `branches` branches, so that large programs are emitted without reallocation.
+    pub fn with_capacity(bytes: usize, labels: usize, branches: usize) -> Asm {
+        Asm {
+            buf: Vec::with_capacity(bytes),
+            labels: Vec::with_capacity(labels),
+            branches: Vec::with_capacity(branches),
+            ..Asm::default()
+        }
+    }
+
     /// Bytes of fixed-size code emitted so far (relaxable branches not counted).
     pub fn fixed_len(&self) -> usize {
         self.buf.len()
     }
 
+    /// The current position, to be resolved with [`Code::mark_offset`].
+    pub fn mark(&self) -> Mark {
+        Mark(self.pos())
+    }
+
     fn pos(&self) -> Pos {
+        // Code and branch counts beyond u32 would not fit rel32 displacements anyway.
         Pos {
-            at: self.buf.len(),
-            branches: self.branches.len(),
+            at: self.buf.len() as u32,
+            branches: self.branches.len() as u32,
         }
     }
 
@@ -596,7 +627,7 @@ impl Asm {
     /// `jmp label`, rel8 or rel32 as layout allows.
     pub fn jmp(&mut self, target: Label) {
         self.branches.push(Branch {
-            at: self.buf.len(),
+            at: self.buf.len() as u32,
             cond: None,
             target,
         });
@@ -605,7 +636,7 @@ impl Asm {
     /// `jcc label`, rel8 or rel32 as layout allows.
     pub fn jcc(&mut self, cond: Cond, target: Label) {
         self.branches.push(Branch {
-            at: self.buf.len(),
+            at: self.buf.len() as u32,
             cond: Some(cond),
             target,
         });
@@ -698,8 +729,8 @@ impl Asm {
                 if long[i] {
                     continue;
                 }
-                let end = b.at + extra[i] + SHORT_BRANCH;
-                let target = targets[i].at + extra[targets[i].branches];
+                let end = b.at as usize + extra[i] + SHORT_BRANCH;
+                let target = targets[i].at as usize + extra[targets[i].branches as usize];
                 if !fits_i8(target as i64 - end as i64) {
                     long[i] = true;
                     grew = true;
@@ -710,12 +741,12 @@ impl Asm {
             }
         }
 
-        let final_of = |p: Pos| p.at + extra[p.branches];
+        let final_of = |p: Pos| p.at as usize + extra[p.branches as usize];
         let mut out = Vec::with_capacity(self.buf.len() + extra[self.branches.len()]);
         let mut copied = 0;
         for (i, b) in self.branches.iter().enumerate() {
-            out.extend_from_slice(&self.buf[copied..b.at]);
-            copied = b.at;
+            out.extend_from_slice(&self.buf[copied..b.at as usize]);
+            copied = b.at as usize;
             let start = out.len();
             let target = final_of(targets[i]) as i64;
             if long[i] {
@@ -757,6 +788,10 @@ impl Asm {
         }
 
         let labels = self.labels.iter().map(|p| p.map(final_of)).collect();
-        Ok(Code { bytes: out, labels })
+        Ok(Code {
+            bytes: out,
+            labels,
+            extra,
+        })
     }
 }

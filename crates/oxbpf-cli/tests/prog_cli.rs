@@ -1,0 +1,211 @@
+//! `oxbpf prog`, `oxbpf map` and `oxbpf tracelog` on the example objects, as a user runs
+//! them. Expected texts come from bpftool on the same objects loaded in the kernel (ids,
+//! times and the kernel's helper addresses aside).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn example(name: &str) -> String {
+    format!("{}/../../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn state_dir(test: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("oxbpf-cli-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn oxbpf(args: &[&str], state: &PathBuf) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(args)
+        .env("OXBPF_STATE_DIR", state)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str], state: &PathBuf) -> String {
+    let o = oxbpf(args, state);
+    assert!(
+        o.status.success(),
+        "oxbpf {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn hello_run_json_and_plain() {
+    let st = state_dir("hello");
+    let hello = example("hello.o");
+    let zeros = "00".repeat(64);
+    let out = ok(
+        &["prog", "run", &hello, "--data-in-hex", &zeros, "--json"],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["retval"], 2);
+    assert_eq!(v["data_out"], zeros);
+    assert_eq!(v["trace"][0], "Hello World 1");
+    assert_eq!(v["maps"]["hello.bss"][0]["value"], "01000000");
+    assert_eq!(v["maps"]["hello.data"][0]["value"], "0100000000000000");
+    assert!(v["duration_ns"].as_u64().is_some());
+
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &hello,
+            "--data-in-hex",
+            &zeros,
+            "--repeat",
+            "3",
+        ],
+        &st,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[2].ends_with("bpf_trace_printk: Hello World 3"));
+    assert!(lines[3].starts_with("Return value: 2, duration (average): "));
+    // Both runs' trace lines were saved for `oxbpf tracelog`.
+    let log = ok(&["tracelog"], &st);
+    assert_eq!(log.lines().count(), 4);
+    assert!(log.lines().last().unwrap().ends_with("Hello World 3"));
+    ok(&["tracelog", "--clear"], &st);
+    assert_eq!(ok(&["tracelog"], &st), "");
+    let _ = std::fs::remove_dir_all(&st);
+}
+
+#[test]
+fn prog_show_and_dump_xlated() {
+    let st = state_dir("show");
+    let hello = example("hello.o");
+    let out = ok(&["prog", "show", &hello], &st);
+    let lines: Vec<&str> = out.lines().collect();
+    // The kernel's tag for the same object (bpftool prog show after bpftool prog load).
+    assert_eq!(lines[0], "1: xdp  name hello  tag 9ee448a6d2fb3189  gpl");
+    assert!(lines[1].starts_with("\tloaded_at 20") && lines[1].ends_with("  uid 0"));
+    assert_eq!(
+        lines[2],
+        "\txlated 168B  not jited  memlock 4096B  map_ids 1,3,2"
+    );
+    assert_eq!(lines[3], "\tbtf_id 1");
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(&["prog", "show", &hello, "--json"], &st)).unwrap();
+    assert_eq!(j[0]["bytes_xlated"], 168);
+    assert_eq!(j[0]["map_ids"], serde_json::json!([1, 3, 2]));
+    let d = ok(&["prog", "dump", "xlated", &hello, "linum"], &st);
+    assert!(d.starts_with(
+        "int hello(struct xdp_md * ctx):\n; counter++; [file:./hello.c line_num:11 line_col:9]\n   0: (18) r1 = map[id:1][0]+0\n"
+    ));
+    assert!(d.ends_with("  19: (b7) r0 = 2\n  20: (95) exit\n"));
+}
+
+#[test]
+fn map_list_and_dump_like_bpftool() {
+    let st = state_dir("maps");
+    let hello = example("hello.o");
+    let list = ok(&["map", "list", &hello], &st);
+    assert!(list.contains(
+        "2: array  name hello.rodata  flags 0x480\n\tkey 4B  value 19B  max_entries 1  memlock 4096B\n\tbtf_id 1  frozen\n"
+    ));
+    // bpftool map dump of hello.rodata, byte for byte.
+    let rodata = ok(&["map", "dump", &hello, "--map", "hello.rodata"], &st);
+    assert_eq!(
+        rodata,
+        "[{\n        \"value\": {\n            \".rodata\": [{\n                    \"verbose\": 1\n                },{\n                    \"hello.____fmt\": \"Hello World %d\"\n                }\n            ]\n        }\n    }\n]\n"
+    );
+    let j: serde_json::Value = serde_json::from_str(&ok(
+        &["map", "dump", &hello, "--map", "hello.data", "-j"],
+        &st,
+    ))
+    .unwrap();
+    assert_eq!(
+        j,
+        serde_json::json!([{"key":["0x00","0x00","0x00","0x00"],"value":["0x07","0x00","0x00","0x00","0x00","0x00","0x00","0x00"],"formatted":{"value":{".data":[{"last_seen":7}]}}}])
+    );
+    // A map without BTF: bpftool's hex form.
+    let legacy = ok(
+        &["map", "dump", &example("legacy_maps.o"), "--map", "counts"],
+        &st,
+    );
+    assert_eq!(legacy, "Found 0 elements\n");
+}
+
+#[test]
+fn raw_socket_filter_with_trace_printk() {
+    let st = state_dir("raw");
+    std::fs::create_dir_all(&st).unwrap();
+    let src = st.join("lenprint.s");
+    std::fs::write(
+        &src,
+        "r6 = r1
+         r2 = *(u32 *)(r6 + 0)
+         r1 = 0
+         *(u64 *)(r10 - 8) = r1
+         r1 = 0x0a6425203a6e656c ll
+         *(u64 *)(r10 - 16) = r1
+         r3 = r2
+         r1 = r10
+         r1 += -16
+         r2 = 9
+         call 6
+         r0 = *(u32 *)(r6 + 0)
+         exit\n",
+    )
+    .unwrap();
+    let pkt = "11".repeat(60);
+    let src = src.to_string_lossy().into_owned();
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &src,
+            "--type",
+            "socket",
+            "--data-in-hex",
+            &pkt,
+            "--json",
+        ],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["retval"], 46);
+    assert_eq!(v["trace"][0], "len: 46\n");
+    // data_out has the Ethernet header zeroed, as the kernel's test run gives it back.
+    assert_eq!(
+        v["data_out"],
+        format!("{}{}", "00".repeat(14), "11".repeat(46))
+    );
+    // Without --type a raw file is refused with a hint.
+    let o = oxbpf(&["prog", "run", &src], &st);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--type"));
+    let _ = std::fs::remove_dir_all(&st);
+}
+
+#[test]
+fn tail_calls_reach_the_objects_other_programs() {
+    let st = state_dir("tail");
+    let mut udp = [0u8; 64];
+    udp[12] = 8;
+    udp[23] = 17;
+    let hex: String = udp.iter().map(|b| format!("{b:02x}")).collect();
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &example("tailcall.o"),
+            "--prog",
+            "dispatch",
+            "--data-in-hex",
+            &hex,
+            "--json",
+        ],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // handle_udp (reached through handlers[17]) flips byte 5 and returns XDP_TX.
+    assert_eq!(v["retval"], 3);
+    assert_eq!(&v["data_out"].as_str().unwrap()[10..12], "ff");
+    assert_eq!(v["maps"]["handlers"].as_array().unwrap().len(), 2);
+}

@@ -1,0 +1,367 @@
+//! The runtime against the kernel on the example objects: the same object loaded both
+//! ways, run on the same packets; retval, data_out, map contents and program tags must
+//! agree. Skipped (with a "SKIPPED" line) where bpf(2) is unavailable.
+
+use std::os::fd::{AsFd, AsRawFd};
+
+use super::tests::fixture;
+use super::*;
+use crate::program::TestRun;
+
+use crate::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
+use crate::object::map_type;
+
+fn skip() -> bool {
+    match kernel::available() {
+        Ok(()) => false,
+        Err(reason) => {
+            eprintln!("SKIPPED: kernel unavailable: {reason}");
+            true
+        }
+    }
+}
+
+/// An object's maps created in the kernel, index-aligned with `obj.maps`.
+pub(super) struct KernelObject {
+    pub obj: Object,
+    pub btf: Option<kernel::Btf>,
+    pub maps: Vec<kernel::Map>,
+}
+
+fn create_map(m: &MapSpec, btf: Option<&kernel::Btf>) -> kernel::Map {
+    let inner = m.inner.as_ref().map(|i| create_map(i, btf));
+    let max_entries = if m.map_type == map_type::PERF_EVENT_ARRAY && m.max_entries == 0 {
+        crate::maps::num_possible_cpus()
+    } else {
+        m.max_entries
+    };
+    let btf = match (btf, m.btf_value_type_id) {
+        (Some(b), Some(value_type_id)) => Some(MapBtf {
+            btf_fd: b.as_fd(),
+            key_type_id: m.btf_key_type_id.unwrap_or(0),
+            value_type_id,
+            vmlinux_value_type_id: 0,
+        }),
+        _ => None,
+    };
+    let map = kernel::Map::create(&MapCreate {
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries,
+        flags: m.map_flags,
+        name: &kernel_obj_name(&m.name),
+        inner_map_fd: inner.as_ref().map(|i| i.as_fd()),
+        numa_node: m.numa_node,
+        btf,
+        map_extra: m.map_extra,
+    })
+    .unwrap_or_else(|e| panic!("creating map {}: {e}", m.name));
+    if let Some(data) = &m.data {
+        map.update(&0u32.to_le_bytes(), data, kernel::BPF_ANY)
+            .unwrap();
+    }
+    map
+}
+
+impl KernelObject {
+    pub(super) fn new(file: &str) -> KernelObject {
+        let obj = fixture(file);
+        let btf = obj
+            .btf
+            .as_ref()
+            .map(|b| kernel::Btf::load(b.raw(), 0).unwrap());
+        let maps = obj
+            .maps
+            .iter()
+            .map(|m| create_map(m, btf.as_ref()))
+            .collect();
+        KernelObject { obj, btf, maps }
+    }
+
+    pub(super) fn load(&self, name: &str) -> kernel::Program {
+        let p = self.obj.program(name).unwrap();
+        let fds: Vec<i32> = self.maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
+        let bytes = p.bind_maps(&fds).unwrap().concat();
+        let (fi, li) = (p.func_info_bytes(), p.line_info_bytes());
+        let kind = p.kind.clone().unwrap();
+        let pname = kernel_obj_name(name);
+        kernel::Program::load(&ProgLoad {
+            license: &self.obj.license,
+            expected_attach_type: kind.expected_attach_type.unwrap_or(0),
+            name: &pname,
+            btf: self.btf.as_ref().map(|b| ProgBtf {
+                btf_fd: b.as_fd(),
+                func_info: &fi,
+                func_info_rec_size: 8,
+                line_info: &li,
+                line_info_rec_size: 16,
+            }),
+            ..ProgLoad::new(kind.prog_type, &bytes)
+        })
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Sorted (key, value) pairs of the map named `name`.
+    pub(super) fn entries(&self, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let (i, _) = self.obj.map(name).unwrap();
+        let mut e = self.maps[i].entries().unwrap();
+        e.sort();
+        e
+    }
+}
+
+fn our_entries(l: &LoadedObject, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let m = &l.map(name).unwrap().map;
+    let mut e: Vec<_> = m
+        .keys()
+        .into_iter()
+        .map(|k| {
+            let v = m.lookup(&k).unwrap();
+            (k, v)
+        })
+        .collect();
+    e.sort();
+    e
+}
+
+fn kernel_run(p: &kernel::Program, data: &[u8]) -> kernel::TestRunOutput {
+    p.test_run(&kernel::TestRun {
+        data_in: data,
+        data_out_capacity: 4096,
+        ..kernel::TestRun::default()
+    })
+    .unwrap()
+}
+
+/// Runs `prog` of `file` on each packet in both, then compares every data map.
+fn compare_object(file: &str, prog: &str, packets: &[Vec<u8>], maps: &[&str]) {
+    if skip() {
+        return;
+    }
+    let k = KernelObject::new(file);
+    let kp = k.load(prog);
+    let rt = Runtime::new();
+    let l = rt.load_object(&k.obj).unwrap();
+    let p = l.program(prog).unwrap();
+    for (i, pkt) in packets.iter().enumerate() {
+        let ours = p
+            .test_run(&TestRun {
+                data_in: pkt,
+                ..TestRun::default()
+            })
+            .unwrap()
+            .output;
+        let theirs = kernel_run(&kp, pkt);
+        assert_eq!(
+            ours.retval, theirs.retval,
+            "{file} {prog} packet {i}: retval"
+        );
+        assert_eq!(
+            ours.data_out, theirs.data_out,
+            "{file} {prog} packet {i}: data_out"
+        );
+    }
+    for m in maps {
+        assert_eq!(our_entries(&l, m), k.entries(m), "{file}: map {m}");
+    }
+    // The tag: the kernel's, from the same instructions.
+    let info = kp.info().unwrap();
+    assert_eq!(tag_hex(&p.tag), tag_hex(&info.tag), "{file} {prog}: tag");
+    assert_eq!(p.name, info.name);
+    assert_eq!(p.gpl_compatible, info.gpl_compatible);
+    assert_eq!(p.map_ids.len(), info.map_ids.len());
+}
+
+fn ipv4(proto: u8) -> Vec<u8> {
+    let mut p = vec![0u8; 64];
+    p[12] = 0x08;
+    p[14] = 0x45;
+    p[23] = proto;
+    p
+}
+
+#[test]
+fn hello_matches_the_kernel() {
+    let pkts: Vec<_> = (0..3).map(|_| ipv4(6)).collect();
+    compare_object(
+        "hello.o",
+        "hello",
+        &pkts,
+        &["hello.bss", "hello.data", "hello.rodata"],
+    );
+}
+
+#[test]
+fn legacy_hash_counter_matches_the_kernel() {
+    let mut v6 = ipv4(6);
+    v6[12] = 0x86;
+    v6[13] = 0xdd;
+    compare_object(
+        "legacy_maps.o",
+        "count_packets",
+        &[ipv4(6), v6, ipv4(17), ipv4(6)],
+        &["counts"],
+    );
+}
+
+#[test]
+fn subprograms_match_the_kernel() {
+    compare_object("subprog.o", "xdp_sub", &[ipv4(1)], &[]);
+    compare_object("subprog.o", "tc_sub", &[ipv4(1), vec![7u8; 100]], &[]);
+}
+
+#[test]
+fn cgroup_skb_with_strings_and_custom_data_matches_the_kernel() {
+    compare_object(
+        "misc.o",
+        "egress",
+        &[ipv4(1), vec![1u8; 20]],
+        &[".data.limits"],
+    );
+}
+
+#[test]
+fn protocol_counter_matches_the_kernel() {
+    let mut v6 = ipv4(0);
+    v6[12] = 0x86;
+    v6[13] = 0xdd;
+    v6[20] = 58; // ICMPv6 next header
+    let mut arp = ipv4(0);
+    arp[12] = 0x08;
+    arp[13] = 0x06;
+    let pkts = [ipv4(6), ipv4(17), v6, ipv4(6), arp, ipv4(6)[..20].to_vec()];
+    compare_object("proto_count.o", "count_proto", &pkts, &["proto_counts"]);
+}
+
+#[test]
+fn ringbuf_producer_matches_the_kernel_on_globals() {
+    let pkts: Vec<_> = (0..9).map(|i| ipv4(i as u8)).collect();
+    compare_object("ringbuf.o", "produce", &pkts, &["ringbuf.bss"]);
+}
+
+fn route_key(prefix: u32, addr: [u8; 4]) -> Vec<u8> {
+    let mut k = prefix.to_ne_bytes().to_vec();
+    k.extend_from_slice(&addr);
+    k
+}
+
+fn route_val(hop: u32, metric: u32) -> Vec<u8> {
+    let mut v = hop.to_ne_bytes().to_vec();
+    v.extend_from_slice(&metric.to_ne_bytes());
+    v
+}
+
+#[test]
+fn lpm_route_lookup_matches_the_kernel() {
+    if skip() {
+        return;
+    }
+    let k = KernelObject::new("lpm_route.o");
+    let kp = k.load("route");
+    let rt = Runtime::new();
+    let l = rt.load_object(&k.obj).unwrap();
+    let p = l.program("route").unwrap();
+    let routes = [
+        (8, [10, 0, 0, 0], 1),
+        (16, [10, 1, 0, 0], 2),
+        (24, [10, 1, 2, 0], 3),
+        (32, [10, 1, 2, 3], 4),
+        (0, [0, 0, 0, 0], 9),
+    ];
+    let (ki, _) = k.obj.map("routes").unwrap();
+    for (len, addr, hop) in routes {
+        let (key, val) = (route_key(len, addr), route_val(hop, len));
+        k.maps[ki].update(&key, &val, kernel::BPF_ANY).unwrap();
+        l.map("routes")
+            .unwrap()
+            .map
+            .update(&key, &val, BPF_ANY)
+            .unwrap();
+    }
+    // Without the default route first, then with it removed: hits and misses.
+    let dests = [
+        [10, 1, 2, 3],
+        [10, 1, 2, 9],
+        [10, 1, 9, 9],
+        [10, 9, 9, 9],
+        [192, 168, 0, 1],
+    ];
+    let default = route_key(0, [0, 0, 0, 0]);
+    for round in 0..2 {
+        if round == 1 {
+            k.maps[ki].delete(&default).unwrap();
+            l.map("routes").unwrap().map.delete(&default).unwrap();
+        }
+        for d in dests {
+            let mut pkt = ipv4(17);
+            pkt[30..34].copy_from_slice(&d);
+            let ours = p
+                .test_run(&TestRun {
+                    data_in: &pkt,
+                    ..TestRun::default()
+                })
+                .unwrap()
+                .output;
+            let theirs = kernel_run(&kp, &pkt);
+            assert_eq!(
+                (ours.retval, &ours.data_out),
+                (theirs.retval, &theirs.data_out),
+                "{d:?}"
+            );
+        }
+    }
+    assert_eq!(our_entries(&l, "lpm_rout.bss"), k.entries("lpm_rout.bss"));
+    assert_eq!(our_entries(&l, "routes"), k.entries("routes"));
+}
+
+#[test]
+fn tail_call_dispatcher_matches_the_kernel() {
+    if skip() {
+        return;
+    }
+    let k = KernelObject::new("tailcall.o");
+    let (tcp, udp, entry) = (
+        k.load("handle_tcp"),
+        k.load("handle_udp"),
+        k.load("dispatch"),
+    );
+    let (hi, _) = k.obj.map("handlers").unwrap();
+    for (slot, p) in [(6u32, &tcp), (17, &udp)] {
+        let fd = p.as_fd().as_raw_fd() as u32;
+        k.maps[hi]
+            .update(&slot.to_ne_bytes(), &fd.to_ne_bytes(), kernel::BPF_ANY)
+            .unwrap();
+    }
+    let rt = Runtime::new();
+    let l = rt.load_object(&k.obj).unwrap();
+    let p = l.program("dispatch").unwrap();
+    let mut arp = ipv4(0);
+    arp[13] = 0x06;
+    for (i, pkt) in [ipv4(6), ipv4(17), ipv4(1), arp, ipv4(17), ipv4(6)]
+        .iter()
+        .enumerate()
+    {
+        let ours = p
+            .test_run(&TestRun {
+                data_in: pkt,
+                ..TestRun::default()
+            })
+            .unwrap()
+            .output;
+        let theirs = kernel_run(&entry, pkt);
+        assert_eq!(
+            (ours.retval, &ours.data_out),
+            (theirs.retval, &theirs.data_out),
+            "packet {i}"
+        );
+    }
+    assert_eq!(our_entries(&l, "tailcall.bss"), k.entries("tailcall.bss"));
+    let bss = our_entries(&l, "tailcall.bss");
+    let counters: Vec<u64> = bss[0]
+        .1
+        .chunks(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(counters, [2, 2, 2]);
+}

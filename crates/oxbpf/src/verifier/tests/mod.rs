@@ -1,0 +1,241 @@
+//! The verifier's data-driven case table (in the spirit of the kernel's
+//! `tools/testing/selftests/bpf/verifier/*.c`): program, program type, maps, and the
+//! expected verdict with a fragment of the rejection message.
+
+mod asm;
+mod cases_alu;
+mod cases_calls;
+mod cases_cfg;
+mod cases_helpers;
+mod cases_mem;
+mod cases_pkt;
+#[cfg(target_os = "linux")]
+mod kernel_oracle;
+mod log;
+mod objects;
+mod random;
+mod registry;
+
+use super::ctx::{CtxAccess, CtxDenied, CtxField, EntryArg, RawMem, Xdp};
+use super::{verify, MapInfo, Verified, VerifyConfig, VerifyError};
+use crate::isa::{self, Insn, Located};
+
+/// A test program type: `r1` = 16-byte ctx (`u32` at 0 read-write, `u32` at 4 read-only,
+/// `u64` at 8 read-only), return value in `[0, 1]`, `ktime_get_ns` not allowed.
+pub(super) struct Ranged;
+
+impl CtxAccess for Ranged {
+    fn name(&self) -> &str {
+        "ranged"
+    }
+    fn entry_args(&self) -> [EntryArg; 5] {
+        [
+            EntryArg::Ctx,
+            EntryArg::None,
+            EntryArg::None,
+            EntryArg::None,
+            EntryArg::None,
+        ]
+    }
+    fn check_access(&self, off: i32, size: u32, write: bool) -> Result<CtxField, CtxDenied> {
+        match (off, size, write) {
+            (0, 4, _) | (4, 4, false) | (8, 8, false) => Ok(CtxField::Scalar),
+            _ => Err(CtxDenied),
+        }
+    }
+    fn return_range(&self) -> Option<(i64, i64)> {
+        Some((0, 1))
+    }
+    fn helper_allowed(&self, id: i32) -> bool {
+        id != 5
+    }
+}
+
+/// Program types used by the cases.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Ty {
+    Xdp,
+    Raw(u32),
+    Ranged,
+}
+
+/// Expected outcome.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Expect {
+    Accept,
+    Reject(&'static str),
+}
+
+/// One case of the table.
+pub(super) struct Case {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub insns: Vec<Insn>,
+    pub maps: Vec<MapInfo>,
+    pub gpl: bool,
+    pub limit: Option<u64>,
+    pub expect: Expect,
+}
+
+pub(super) fn accept(name: &'static str, ty: Ty, insns: Vec<Insn>) -> Case {
+    Case {
+        name,
+        ty,
+        insns,
+        maps: Vec::new(),
+        gpl: true,
+        limit: None,
+        expect: Expect::Accept,
+    }
+}
+
+pub(super) fn reject(name: &'static str, ty: Ty, insns: Vec<Insn>, msg: &'static str) -> Case {
+    Case {
+        expect: Expect::Reject(msg),
+        ..accept(name, ty, insns)
+    }
+}
+
+impl Case {
+    pub(super) fn maps(mut self, maps: &[MapInfo]) -> Case {
+        self.maps = maps.to_vec();
+        self
+    }
+    pub(super) fn nongpl(mut self) -> Case {
+        self.gpl = false;
+        self
+    }
+    pub(super) fn limit(mut self, n: u64) -> Case {
+        self.limit = Some(n);
+        self
+    }
+}
+
+/// Number of random programs per randomized test: `default`, or `OXBPF_VERIFIER_ORACLE_N`.
+pub(super) fn n_programs(default: u64) -> u64 {
+    std::env::var("OXBPF_VERIFIER_ORACLE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Encodes and decodes, so slots are laid out as on the wire.
+pub(super) fn assemble(insns: &[Insn]) -> Vec<Located> {
+    let mut bytes = Vec::new();
+    for i in insns {
+        i.encode_into(&mut bytes);
+    }
+    isa::decode(&bytes).unwrap_or_default()
+}
+
+/// Runs one case at the given log level.
+pub(super) fn run(c: &Case, log_level: u32) -> Result<Verified, VerifyError> {
+    let prog = assemble(&c.insns);
+    let (xdp, raw, ranged);
+    let ty: &dyn CtxAccess = match c.ty {
+        Ty::Xdp => {
+            xdp = Xdp;
+            &xdp
+        }
+        Ty::Raw(size) => {
+            raw = RawMem { size };
+            &raw
+        }
+        Ty::Ranged => {
+            ranged = Ranged;
+            &ranged
+        }
+    };
+    let config = VerifyConfig {
+        maps: &c.maps,
+        gpl: c.gpl,
+        log_level,
+        insn_limit: c.limit.unwrap_or(super::COMPLEXITY_LIMIT_INSNS),
+        ..VerifyConfig::new(ty)
+    };
+    verify(&prog, &config)
+}
+
+/// Checks every case; reports all failures at once.
+pub(super) fn check_table(cases: &[Case]) {
+    let mut failures = Vec::new();
+    for c in cases {
+        let got = run(c, 1);
+        match (&c.expect, &got) {
+            (Expect::Accept, Ok(_)) => {}
+            (Expect::Reject(m), Err(e)) if e.message.contains(m) => {
+                // The log names the instruction, says why, and hints at a fix.
+                if !(e.log.contains(m) && e.log.contains("processed ")) {
+                    failures.push(format!(
+                        "{}: log lacks message or summary:\n{}",
+                        c.name, e.log
+                    ));
+                }
+            }
+            (Expect::Accept, Err(e)) => {
+                failures.push(format!("{}: rejected: {}\n{}", c.name, e.message, e.log))
+            }
+            (Expect::Reject(m), Ok(v)) => {
+                failures.push(format!("{}: accepted, expected {m:?}\n{}", c.name, v.log))
+            }
+            (Expect::Reject(m), Err(e)) => failures.push(format!(
+                "{}: expected {m:?}, got {:?}\n{}",
+                c.name, e.message, e.log
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Map fixtures.
+pub(super) mod maps {
+    use super::MapInfo;
+    pub const HASH8: MapInfo = MapInfo {
+        map_type: 1,
+        key_size: 8,
+        value_size: 8,
+        max_entries: 16,
+        flags: 0,
+    };
+    pub const ARRAY48: MapInfo = MapInfo {
+        map_type: 2,
+        key_size: 4,
+        value_size: 48,
+        max_entries: 1,
+        flags: 0,
+    };
+    pub const RDONLY8: MapInfo = MapInfo {
+        map_type: 2,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        flags: super::super::F_RDONLY_PROG,
+    };
+    pub const RINGBUF: MapInfo = MapInfo {
+        map_type: 27,
+        key_size: 0,
+        value_size: 0,
+        max_entries: 4096,
+        flags: 0,
+    };
+    pub const PROG_ARRAY: MapInfo = MapInfo {
+        map_type: 3,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 4,
+        flags: 0,
+    };
+    pub const QUEUE8: MapInfo = MapInfo {
+        map_type: 22,
+        key_size: 0,
+        value_size: 8,
+        max_entries: 16,
+        flags: 0,
+    };
+}

@@ -1,0 +1,64 @@
+//! Programs clang-19 built (the `examples/` objects): the verifier's verdict on real
+//! compiler output.
+
+use crate::isa;
+use crate::object::Object;
+use crate::verifier::{ctx::Xdp, verify, MapInfo, VerifyConfig};
+
+fn examples_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// Every XDP program of the examples is accepted (the kernel accepts them too: the
+/// object module's oracle test loads them).
+#[test]
+fn example_xdp_programs_are_accepted() {
+    let mut report = Vec::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(examples_dir()).expect("examples/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "o") {
+            continue;
+        }
+        let data = std::fs::read(&path).expect("read");
+        let Ok(obj) = Object::parse(&data, "x") else {
+            continue;
+        };
+        let maps: Vec<MapInfo> = obj
+            .maps
+            .iter()
+            .map(|m| MapInfo {
+                map_type: m.map_type,
+                key_size: m.key_size,
+                value_size: m.value_size,
+                max_entries: m.max_entries,
+                flags: m.map_flags,
+            })
+            .collect();
+        for p in obj.programs.iter().filter(|p| p.section == "xdp") {
+            checked += 1;
+            let bytes: Vec<u8> = p.insns.iter().flatten().copied().collect();
+            let Ok(prog) = isa::decode(&bytes) else {
+                continue;
+            };
+            let config = VerifyConfig {
+                maps: &maps,
+                gpl: obj.is_gpl_compatible(),
+                log_level: 1,
+                ..VerifyConfig::new(&Xdp)
+            };
+            let r = verify(&prog, &config);
+            if let Err(e) = r {
+                report.push(format!(
+                    "{} {}: {}\n{}",
+                    path.display(),
+                    p.name,
+                    e.message,
+                    e.log
+                ));
+            }
+        }
+    }
+    assert!(checked >= 5, "only {checked} XDP programs found");
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
