@@ -10,6 +10,7 @@ use oxbpf::interp::{Interpreter, Mode};
 use oxbpf::isa;
 use oxbpf::maps::{Map, MapDef, MapType, BPF_ANY};
 use oxbpf::object::RelocKind;
+use oxbpf::verifier::{self, ctx::Xdp, MapInfo, VerifyConfig};
 use oxbpf::vm::{MapRef, MapResolver, MemRegion, RunContext};
 
 use crate::lowmem::Packet;
@@ -107,6 +108,51 @@ fn oxbpf_bytes(loaded: &Loaded) -> Result<Vec<u8>, String> {
         .map_err(|m| format!("map {m} unbound"))
 }
 
+/// What oxbpf's verifier says about a benchmark.
+#[derive(Clone, Debug)]
+pub struct Verification {
+    /// Instructions the verifier processed over all paths.
+    pub processed: u64,
+    /// Median verification time.
+    pub time: Duration,
+}
+
+/// Verifies a benchmark with oxbpf's verifier as an XDP program (maps by object index),
+/// timing the median of `n` runs.
+pub fn oxbpf_verify(loaded: &Loaded, n: usize) -> Result<Verification, String> {
+    let bytes = oxbpf_bytes(loaded)?;
+    let insns = isa::decode(&bytes).map_err(|e| e.to_string())?;
+    let maps: Vec<MapInfo> = loaded
+        .maps
+        .iter()
+        .map(|m| MapInfo {
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            flags: m.map_flags,
+        })
+        .collect();
+    let config = VerifyConfig {
+        maps: &maps,
+        ..VerifyConfig::new(&Xdp)
+    };
+    let verified = verifier::verify(&insns, &config).map_err(|e| {
+        format!(
+            "rejected at slot {}: {}",
+            e.insn,
+            e.message.lines().next().unwrap_or("")
+        )
+    })?;
+    let time = measure::median_duration(n, || {
+        std::hint::black_box(verifier::verify(&insns, &config).is_ok());
+    });
+    Ok(Verification {
+        processed: verified.stats.insns_processed,
+        time,
+    })
+}
+
 /// Loads a benchmark into oxbpf's interpreter (decode, validate, lower).
 pub fn oxbpf_load(loaded: &Loaded, maps: &BenchMaps) -> Result<Interpreter, String> {
     let bytes = oxbpf_bytes(loaded)?;
@@ -168,15 +214,16 @@ impl OxbpfRun {
     }
 }
 
-/// Times oxbpf's interpreter in `mode`. Unchecked mode is sound here because the
-/// kernel's verifier accepts these exact instructions for XDP, and the packet and
-/// context they run on are laid out as the kernel's (see [`crate::lowmem`]).
+/// Times oxbpf's interpreter in `mode`. Unchecked mode is sound here because oxbpf's
+/// verifier and the kernel's accept these exact instructions as XDP programs (the report
+/// shows oxbpf's verdict), and the packet and context they run on are laid out as the
+/// kernel's (see [`crate::lowmem`]).
 pub fn oxbpf_interp(bench: &Benchmark, loaded: &Loaded, mode: Mode, budget: Budget) -> Outcome {
     let mut run = OxbpfRun::new(bench, loaded)?;
     let mut vm = oxbpf_load(loaded, run.maps())?;
     vm.set_budget(None);
-    // SAFETY: see the function docs: the kernel verifier proved every access of these
-    // programs safe on packets of this layout, which is what unchecked mode requires.
+    // SAFETY: see the function docs: the verifiers proved every access of these programs
+    // safe on packets of this layout, which is what unchecked mode requires.
     unsafe { vm.set_mode(mode) };
     let arg = run.ctx_arg();
     let r0 = vm

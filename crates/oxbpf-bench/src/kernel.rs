@@ -46,6 +46,10 @@ fn create_maps(bench: &Benchmark, loaded: &Loaded) -> Result<Vec<Map>, String> {
 }
 
 fn load_prog(loaded: &Loaded, maps: &[Map]) -> Result<Program, String> {
+    load_prog_log(loaded, maps, 0)
+}
+
+fn load_prog_log(loaded: &Loaded, maps: &[Map], log_level: u32) -> Result<Program, String> {
     let fds: Vec<i32> = maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
     let insns = loaded
         .program
@@ -54,6 +58,7 @@ fn load_prog(loaded: &Loaded, maps: &[Map]) -> Result<Program, String> {
         .concat();
     Program::load(&ProgLoad {
         name: "oxbpf_bench",
+        log_level,
         ..ProgLoad::new(kernel::PROG_TYPE_XDP, &insns)
     })
     .map_err(|e| format!("load failed: {e}"))
@@ -107,4 +112,20 @@ pub fn load_time(bench: &Benchmark, loaded: &Loaded, n: usize) -> LoadTime {
     Ok(measure::median_duration(n, || {
         let _ = std::hint::black_box(load_prog(loaded, &maps));
     }))
+}
+
+/// `BPF_LOG_STATS`: the verifier's summary line only.
+const BPF_LOG_STATS: u32 = 4;
+
+/// Instructions the kernel's verifier processed for the program (from its
+/// `processed N insns` summary).
+pub fn verifier_processed(bench: &Benchmark, loaded: &Loaded) -> Result<u64, String> {
+    let maps = create_maps(bench, loaded)?;
+    let prog = load_prog_log(loaded, &maps, BPF_LOG_STATS)?;
+    prog.log()
+        .split("processed ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| "no 'processed N insns' in the verifier log".into())
 }

@@ -113,6 +113,10 @@ pub struct Row {
     pub description: &'static str,
     /// Instruction slots of the program (an `lddw` takes two).
     pub slots: usize,
+    /// oxbpf's verifier on the program (as XDP).
+    pub verified: Result<engines::Verification, String>,
+    /// Instructions the kernel's verifier processed (or why not known).
+    pub kernel_processed: Result<u64, String>,
     /// Outcome per engine.
     pub results: Vec<(Engine, Outcome)>,
 }
@@ -255,6 +259,11 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&str)) -> Report {
             name: bench.name,
             description: bench.description,
             slots: loaded.program.insns.len(),
+            verified: engines::oxbpf_verify(&loaded, 5),
+            kernel_processed: match &kernel_skipped {
+                Some(why) => Err(format!("skipped: {}", short_reason(why))),
+                None => kernel::verifier_processed(&bench, &loaded),
+            },
             results,
         };
         if let Err(m) = check_row(&row) {
@@ -311,9 +320,11 @@ fn load_row(
         Some(why) => Err(format!("skipped: {}", short_reason(why))),
         None => kernel::load_time(bench, loaded, 7).map_err(|e| format!("skipped: {e}")),
     };
+    let verify = engines::oxbpf_verify(loaded, 21).map(|v| v.time);
     LoadRow {
         slots: loaded.program.insns.len(),
         times: vec![
+            ("oxbpf verifier (as XDP)", verify),
             ("oxbpf interp (decode + validate + lower)", interp),
             (
                 "oxbpf JIT (decode + validate + compile)",

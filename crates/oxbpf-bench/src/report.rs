@@ -170,6 +170,34 @@ pub fn markdown(report: &Report) -> String {
         );
     }
 
+    let _ = writeln!(s, "\n### oxbpf's verifier on the programs (as XDP)\n");
+    let _ = writeln!(
+        s,
+        "| benchmark | verdict | instructions processed | time (median) | kernel verifier: processed |\n\
+         |---|---|---:|---:|---:|"
+    );
+    for row in &report.rows {
+        let kernel = match &row.kernel_processed {
+            Ok(n) => n.to_string(),
+            Err(why) => why.lines().next().unwrap_or("").replace('|', "/"),
+        };
+        let _ = match &row.verified {
+            Ok(v) => writeln!(
+                s,
+                "| {} | accepted | {} | {} | {kernel} |",
+                row.name,
+                v.processed,
+                dur(v.time)
+            ),
+            Err(why) => writeln!(
+                s,
+                "| {} | {} | - | - | {kernel} |",
+                row.name,
+                why.replace('|', "/")
+            ),
+        };
+    }
+
     if let Some(load) = &report.load {
         let _ = writeln!(
             s,
