@@ -8,6 +8,7 @@ use std::time::Duration;
 use oxbpf::helpers::Registry;
 use oxbpf::interp::{Interpreter, Mode};
 use oxbpf::isa;
+use oxbpf::jit::{JitOptions, JitProgram};
 use oxbpf::maps::{Map, MapDef, MapType, BPF_ANY};
 use oxbpf::object::RelocKind;
 use oxbpf::verifier::{self, ctx::Xdp, MapInfo, VerifyConfig};
@@ -238,6 +239,41 @@ pub fn oxbpf_interp(bench: &Benchmark, loaded: &Loaded, mode: Mode, budget: Budg
     })
 }
 
+/// Compiles a benchmark with oxbpf's JIT (decode, the interpreter's load checks and
+/// lowering, code generation), without an instruction budget (as the kernel runs).
+pub fn oxbpf_jit_compile(
+    loaded: &Loaded,
+    maps: &BenchMaps,
+    mode: Mode,
+) -> Result<JitProgram, String> {
+    let bytes = oxbpf_bytes(loaded)?;
+    let insns = isa::decode(&bytes).map_err(|e| e.to_string())?;
+    let mut options = JitOptions::new().budget(None);
+    if mode == Mode::Unchecked {
+        // SAFETY: as for the interpreter's unchecked mode (see `oxbpf_interp`): the kernel
+        // verifier accepts these exact programs, and they run on kernel-like packets.
+        options = unsafe { options.unchecked() };
+    }
+    JitProgram::compile(&insns, &registry(), Some(maps), options).map_err(|e| e.to_string())
+}
+
+/// Times oxbpf's JIT in `mode` (unchecked is sound for the reason given at
+/// [`oxbpf_interp`]).
+pub fn oxbpf_jit(bench: &Benchmark, loaded: &Loaded, mode: Mode, budget: Budget) -> Outcome {
+    let mut run = OxbpfRun::new(bench, loaded)?;
+    let jit = oxbpf_jit_compile(loaded, run.maps(), mode)?;
+    let arg = run.ctx_arg();
+    let r0 = jit
+        .run(&mut run.ctx, arg, 0)
+        .map_err(|e| format!("run failed: {e}"))?;
+    let samples = measure::ns_per_run(budget, || jit.run(&mut run.ctx, arg, 0).unwrap_or(0));
+    Ok(Measured {
+        r0,
+        samples,
+        insns: None,
+    })
+}
+
 /// The program's bytes for rbpf: map `lddw`s become plain 64-bit loads of the map handle
 /// (rbpf has no map relocation; its helpers receive the handle).
 fn rbpf_bytes(loaded: &Loaded, maps: &BenchMaps) -> Result<Vec<u8>, String> {
@@ -390,13 +426,18 @@ pub fn native(bench: &Benchmark, loaded: &Loaded, budget: Budget) -> Outcome {
 /// Load time of one engine (median of several loads).
 pub type LoadTime = Result<Duration, String>;
 
-/// Load times of the user-space engines for a benchmark: oxbpf's interpreter, rbpf's
-/// interpreter (its verifier) and rbpf's JIT (verifier + compile).
-pub fn load_times(bench: &Benchmark, loaded: &Loaded, n: usize) -> [LoadTime; 3] {
+/// Load times of the user-space engines for a benchmark: oxbpf's interpreter, oxbpf's
+/// JIT (checked), rbpf's interpreter (its verifier) and rbpf's JIT (verifier + compile).
+pub fn load_times(bench: &Benchmark, loaded: &Loaded, n: usize) -> [LoadTime; 4] {
     let maps = match BenchMaps::create(loaded, bench.prefill_keys) {
         Ok(m) => m,
-        Err(e) => return [Err(e.clone()), Err(e.clone()), Err(e)],
+        Err(e) => return [Err(e.clone()), Err(e.clone()), Err(e.clone()), Err(e)],
     };
+    let jit = oxbpf_jit_compile(loaded, &maps, Mode::Checked).map(|_| {
+        measure::median_duration(n, || {
+            std::hint::black_box(oxbpf_jit_compile(loaded, &maps, Mode::Checked).ok());
+        })
+    });
     let oxbpf = oxbpf_load(loaded, &maps).map(|_| {
         measure::median_duration(n, || {
             std::hint::black_box(oxbpf_load(loaded, &maps).ok());
@@ -421,5 +462,5 @@ pub fn load_times(bench: &Benchmark, loaded: &Loaded, n: usize) -> [LoadTime; 3]
             let _ = load_once();
         }))
     };
-    [oxbpf, rbpf_load(false), rbpf_load(true)]
+    [oxbpf, jit, rbpf_load(false), rbpf_load(true)]
 }

@@ -206,7 +206,8 @@ fn run_engine(
     match engine {
         Engine::Interp => engines::oxbpf_interp(bench, loaded, Mode::Checked, budget),
         Engine::InterpUnchecked => engines::oxbpf_interp(bench, loaded, Mode::Unchecked, budget),
-        Engine::Jit | Engine::JitUnchecked => Err(JIT_NOT_BUILT.into()),
+        Engine::Jit => engines::oxbpf_jit(bench, loaded, Mode::Checked, budget),
+        Engine::JitUnchecked => engines::oxbpf_jit(bench, loaded, Mode::Unchecked, budget),
         Engine::RbpfInterp => engines::rbpf(bench, loaded, RbpfMode::Interp, budget),
         Engine::RbpfJit => engines::rbpf(bench, loaded, RbpfMode::Jit, budget),
         Engine::Kernel => match kernel_skipped {
@@ -315,7 +316,7 @@ fn load_row(
     loaded: &programs::Loaded,
     kernel_skipped: &Option<String>,
 ) -> LoadRow {
-    let [interp, rbpf_interp, rbpf_jit] = engines::load_times(bench, loaded, 21);
+    let [interp, jit, rbpf_interp, rbpf_jit] = engines::load_times(bench, loaded, 21);
     let kernel = match kernel_skipped {
         Some(why) => Err(format!("skipped: {}", short_reason(why))),
         None => kernel::load_time(bench, loaded, 7).map_err(|e| format!("skipped: {e}")),
@@ -326,10 +327,7 @@ fn load_row(
         times: vec![
             ("oxbpf verifier (as XDP)", verify),
             ("oxbpf interp (decode + validate + lower)", interp),
-            (
-                "oxbpf JIT (decode + validate + compile)",
-                Err(JIT_NOT_BUILT.into()),
-            ),
+            ("oxbpf JIT (decode + validate + compile)", jit),
             ("rbpf interp (verifier)", rbpf_interp),
             ("rbpf JIT (verifier + compile)", rbpf_jit),
             ("kernel (BPF_PROG_LOAD: verifier + JIT)", kernel),
