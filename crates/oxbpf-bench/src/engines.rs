@@ -254,7 +254,8 @@ pub fn oxbpf_jit_compile(
         // verifier accepts these exact programs, and they run on kernel-like packets.
         options = unsafe { options.unchecked() };
     }
-    JitProgram::compile(&insns, &registry(), Some(maps), options).map_err(|e| e.to_string())
+    JitProgram::compile(&insns, &Registry::standard(), Some(maps), options)
+        .map_err(|e| e.to_string())
 }
 
 /// Times oxbpf's JIT in `mode` (unchecked is sound for the reason given at
