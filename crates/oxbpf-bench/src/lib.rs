@@ -2,8 +2,7 @@
 //! clang-19 `-O2 -target bpf`) timed in one run on
 //!
 //! - oxbpf's interpreter, checked (every access bounds-checked) and unchecked,
-//! - oxbpf's JIT, checked and unchecked (once it is on main; until then its columns
-//!   say so),
+//! - oxbpf's JIT, checked and unchecked,
 //! - the `rbpf` crate's interpreter and JIT,
 //! - the kernel's JIT, through `BPF_PROG_TEST_RUN` with `repeat`,
 //! - the same C compiled natively with `-O2` (build.rs),
@@ -91,9 +90,6 @@ impl Engine {
         !matches!(self, Engine::Kernel | Engine::Native)
     }
 }
-
-/// What oxbpf's JIT column says until `jit::JitProgram` is on main.
-pub const JIT_NOT_BUILT: &str = "n/a (not built)";
 
 /// Suite options.
 #[derive(Clone, Debug)]
