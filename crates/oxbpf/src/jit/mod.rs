@@ -346,6 +346,21 @@ impl JitProgram {
     }
 }
 
+impl crate::program::Engine for JitProgram {
+    fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
+        JitProgram::run(self, ctx, r1, r2)
+    }
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+    fn native_len(&self) -> usize {
+        self.mem.code_len()
+    }
+    fn as_any(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
+
 /// A per-compilation blinding seed from the standard library's randomly keyed hasher.
 fn blind_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
