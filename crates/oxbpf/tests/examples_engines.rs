@@ -46,16 +46,18 @@ fn inputs() -> Vec<Vec<u8>> {
     ]
 }
 
+/// A successful run: r0, data_out, ctx_out, instructions, trace texts.
+type RunResult = (u64, Vec<u8>, Vec<u8>, u64, Vec<String>);
+/// A map's (key, value) pairs.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// What one object's runs produced, in a comparable form.
 #[derive(Debug, PartialEq, Eq)]
 struct Observed {
     /// Per (program, input): the outcome or the error text.
-    runs: Vec<(
-        String,
-        Result<(u64, Vec<u8>, Vec<u8>, u64, Vec<String>), String>,
-    )>,
+    runs: Vec<(String, Result<RunResult, String>)>,
     /// Per map (object name): its (key, value) pairs after all runs, sorted.
-    maps: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>,
+    maps: Vec<(String, Entries)>,
 }
 
 /// Loads `obj` into a runtime on `engine` and runs every program on every input. `None` if
@@ -96,7 +98,7 @@ fn observe(obj: &Object, engine: Box<dyn EngineBuilder>) -> Option<Observed> {
             )
         })
         .map(|m| {
-            let mut entries: Vec<(Vec<u8>, Vec<u8>)> = m
+            let mut entries: Entries = m
                 .map
                 .keys()
                 .into_iter()
