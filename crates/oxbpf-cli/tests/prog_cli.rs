@@ -209,3 +209,59 @@ fn tail_calls_reach_the_objects_other_programs() {
     assert_eq!(&v["data_out"].as_str().unwrap()[10..12], "ff");
     assert_eq!(v["maps"]["handlers"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn jit_engine_runs_and_dumps() {
+    let st = state_dir("jit");
+    let tailcall = example("tailcall.o");
+    let mut pkt: Vec<u8> = (0..64u8).collect();
+    pkt[12] = 8;
+    pkt[13] = 0;
+    pkt[23] = 17;
+    let hex: String = pkt.iter().map(|b| format!("{b:02x}")).collect();
+    let run = |engine: &str| {
+        let out = ok(
+            &[
+                "prog",
+                "run",
+                &tailcall,
+                "--prog",
+                "dispatch",
+                "--data-in-hex",
+                &hex,
+                "--repeat",
+                "9",
+                "--engine",
+                engine,
+                "--json",
+            ],
+            &st,
+        );
+        let mut v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["duration_ns"].as_u64().is_some());
+        v["duration_ns"] = serde_json::Value::Null;
+        v
+    };
+    let jit = run("jit");
+    // UDP: the tail-called handler transmits with byte 5 flipped (9 times: the kernel's
+    // repeated runs work on the same packet).
+    assert_eq!(jit["retval"], 3);
+    assert_eq!(jit["data_out"].as_str().unwrap()[10..12], *"fa");
+    assert_eq!(jit, run("interp"));
+
+    let out = ok(
+        &[
+            "prog",
+            "dump",
+            "jited",
+            &example("hello.o"),
+            "--section",
+            "xdp",
+        ],
+        &st,
+    );
+    assert!(out.starts_with("; entry trampoline\n"), "{out}");
+    assert!(out.contains("; 0: "), "{out}");
+    assert!(out.contains("\tcall r11"), "{out}");
+    assert!(out.contains("; out-of-line stubs\n"), "{out}");
+}

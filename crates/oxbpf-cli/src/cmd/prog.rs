@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 
 use oxbpf::object::{object_name_from_path, Object};
 use oxbpf::program::{ProgramType, TestRun};
-use oxbpf::runtime::{tag_hex, LoadOptions, LoadedMap, LoadedObject, Program, Runtime};
+use oxbpf::runtime::{
+    tag_hex, EngineBuilder, InterpBuilder, JitBuilder, LoadOptions, LoadedMap, LoadedObject,
+    Program, Runtime,
+};
 
 use super::{jsonw, map, tracelog};
 use crate::input;
@@ -32,6 +35,17 @@ pub enum ProgCmd {
 pub enum EngineArg {
     /// The interpreter (checked mode).
     Interp,
+    /// The x86-64 JIT (checked mode).
+    Jit,
+}
+
+impl EngineArg {
+    fn builder(self) -> Box<dyn EngineBuilder> {
+        match self {
+            EngineArg::Interp => Box::new(InterpBuilder),
+            EngineArg::Jit => Box::new(JitBuilder),
+        }
+    }
 }
 
 /// Which program of a file.
@@ -103,6 +117,8 @@ pub struct ShowArgs {
 pub enum DumpWhat {
     /// The loaded instructions, bpftool's `dump xlated` layout.
     Xlated,
+    /// The JIT's x86-64 code after each instruction, as `bpftool prog dump jited`.
+    Jited,
 }
 
 /// Arguments of `oxbpf prog dump`.
@@ -152,7 +168,16 @@ pub fn parse_object(path: &Path) -> Result<Object, CliError> {
 /// Loads the selected program(s) of `sel.file`: all programs of an object unless one is
 /// selected (`only_one`: the first if none is named), or the raw program.
 pub fn load(sel: &Select, only_one: bool) -> Result<Loaded, CliError> {
-    let rt = Runtime::new();
+    load_with(sel, only_one, Box::new(InterpBuilder))
+}
+
+/// [`load`] into a runtime whose programs run on `engine`.
+pub fn load_with(
+    sel: &Select,
+    only_one: bool,
+    engine: Box<dyn EngineBuilder>,
+) -> Result<Loaded, CliError> {
+    let rt = Runtime::with_engine(engine);
     let ty = sel.prog_type.as_deref().map(prog_type).transpose()?;
     let bytes = input::read(&sel.file)?;
     if !bytes.starts_with(b"\x7fELF") {
@@ -262,8 +287,7 @@ fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 /// `oxbpf prog run`.
 pub fn run(a: RunArgs) -> Result<(), CliError> {
-    let EngineArg::Interp = a.engine;
-    let l = load(&a.select, true)?;
+    let l = load_with(&a.select, true, a.engine.builder())?;
     let prog = l
         .programs
         .first()
@@ -440,12 +464,22 @@ pub fn show(a: ShowArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `oxbpf prog dump xlated`.
+/// `oxbpf prog dump xlated|jited`.
 pub fn dump(a: DumpArgs) -> Result<(), CliError> {
-    let DumpWhat::Xlated = a.what;
-    let l = load(&a.select, true)?;
+    let l = match a.what {
+        DumpWhat::Xlated => load(&a.select, true)?,
+        DumpWhat::Jited => load_with(&a.select, true, Box::new(JitBuilder))?,
+    };
     for p in &l.programs {
-        print!("{}", p.dump_xlated(a.linum.is_some()));
+        match a.what {
+            DumpWhat::Xlated => print!("{}", p.dump_xlated(a.linum.is_some())),
+            DumpWhat::Jited => {
+                let listing = p
+                    .dump_jited()
+                    .ok_or_else(|| CliError::Failed(format!("{}: not jited", p.name)))?;
+                print!("{listing}");
+            }
+        }
     }
     Ok(())
 }

@@ -70,10 +70,8 @@ pub enum RunError {
     /// `LD_ABS` / `LD_IND` with no packet set in the run context.
     #[error("instruction {slot}: LD_ABS/LD_IND but the run context has no packet")]
     NoPacket { slot: u32 },
-    /// A tail call's target is not a program the interpreter can run.
-    #[error(
-        "instruction {slot}: tail call target program {prog_id} is not an interpreter program"
-    )]
+    /// A tail call's target is neither an interpreter nor a compiled program.
+    #[error("instruction {slot}: tail call target program {prog_id} is not a runnable program")]
     TailCallTarget { slot: u32, prog_id: u32 },
 }
 

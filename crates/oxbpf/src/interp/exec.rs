@@ -114,7 +114,8 @@ fn enter<const CHECKED: bool>(
 /// Performs the tail call `bpf_tail_call` left in the context, made at call depth `depth`
 /// by the helper call at `slot`: runs the target program from its start in place of the
 /// current function (same frame, fresh registers, `r1` = the helper's ctx argument, the
-/// same budget) and returns its `r0` as the current function's return value.
+/// same budget) and returns its `r0` as the current function's return value. The target
+/// may be an interpreter or a compiled program.
 fn tail_call<const CHECKED: bool>(
     shared: &Shared,
     ctx: &mut RunContext,
@@ -122,27 +123,58 @@ fn tail_call<const CHECKED: bool>(
     depth: usize,
     slot: usize,
 ) -> Result<u64, RunError> {
-    let Some(target) = tc.program.downcast_ref::<Interpreter>() else {
-        return Err(error::tail_call_target(slot, tc.prog_id));
+    let mut remaining = shared.remaining.get();
+    let r = if let Some(target) = tc.program.downcast_ref::<Interpreter>() {
+        run_tail_target(
+            target,
+            ctx,
+            tc.ctx_arg,
+            depth,
+            &mut remaining,
+            shared.budget,
+            CHECKED,
+        )
+    } else if let Some(target) = tc.program.downcast_ref::<crate::jit::JitProgram>() {
+        let args = [tc.ctx_arg, 0, 0, 0, 0];
+        target.run_nested(ctx, 0, depth, args, &mut remaining, shared.budget)
+    } else {
+        Err(error::tail_call_target(slot, tc.prog_id))
     };
+    shared.remaining.set(remaining);
+    ctx.set_call_depth(depth);
+    r
+}
+
+/// Runs `target` from its start in call frame `depth` with `r1` = `ctx_arg`, on the
+/// `*remaining` instructions left of a run with `budget` (for error messages), updating
+/// `*remaining`: a tail call into `target`. Checked if `checked` or `target` is.
+pub(crate) fn run_tail_target(
+    target: &Interpreter,
+    ctx: &mut RunContext,
+    ctx_arg: u64,
+    depth: usize,
+    remaining: &mut u64,
+    budget: u64,
+    checked: bool,
+) -> Result<u64, RunError> {
     let inner = Shared {
         code: &target.code,
         registry: &target.helpers,
         funcs: &target.funcs,
-        budget: shared.budget,
-        remaining: Cell::new(shared.remaining.get()),
+        budget,
+        remaining: Cell::new(*remaining),
         depth: Cell::new(depth),
         error: Cell::new(None),
         call_slot: Cell::new(0),
     };
-    let args = [tc.ctx_arg, 0, 0, 0, 0];
+    let args = [ctx_arg, 0, 0, 0, 0];
     // A target loaded as unverified is checked even when its caller is not.
-    let r = if CHECKED || target.mode == Mode::Checked {
+    let r = if checked || target.mode == Mode::Checked {
         enter::<true>(&inner, ctx, 0, args)
     } else {
         enter::<false>(&inner, ctx, 0, args)
     };
-    shared.remaining.set(inner.remaining.get());
+    *remaining = inner.remaining.get();
     ctx.set_call_depth(depth);
     r
 }
@@ -262,11 +294,13 @@ fn run_from<const CHECKED: bool>(
         () => {
             if let Some(tc) = ctx.tail_call.take() {
                 shared.remaining.set(remaining);
-                match tail_call::<CHECKED>(shared, ctx, tc, depth, pc - 1) {
+                let r = tail_call::<CHECKED>(shared, ctx, tc, depth, pc - 1);
+                // Also after a failed target: its instructions count.
+                remaining = shared.remaining.get();
+                match r {
                     Ok(r0) => regs[0] = r0,
                     Err(e) => fail!(e),
                 }
-                remaining = shared.remaining.get();
                 exit!();
             }
         };

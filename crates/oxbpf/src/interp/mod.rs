@@ -16,10 +16,10 @@
 //! Helpers can call BPF callbacks with [`RunContext::call_bpf`]: `lddw src=4` loads the
 //! callback's start slot, and the callback runs in a new frame of the same run (same
 //! budget, frame limit and error reporting). A tail call (`bpf_tail_call` leaves a
-//! [`TailCall`](crate::vm::TailCall) in the context) runs the target [`Interpreter`] from
-//! the runtime's [`ProgramTable`](crate::vm::ProgramTable) in place of the current
-//! function, on the same budget; a target that is not an `Interpreter` stops the run with
-//! [`RunError::TailCallTarget`]. Ring buffer records left reserved are discarded when a
+//! [`TailCall`](crate::vm::TailCall) in the context) runs the target [`Interpreter`] (or
+//! [`JitProgram`](crate::jit::JitProgram)) from the runtime's
+//! [`ProgramTable`](crate::vm::ProgramTable) in place of the current function, on the same
+//! budget; any other target stops the run with [`RunError::TailCallTarget`]. Ring buffer records left reserved are discarded when a
 //! run ends.
 //!
 //! ```
@@ -159,6 +159,20 @@ impl Interpreter {
                 exec::run::<false>(&self.code, &self.helpers, &self.funcs, ctx, r1, r2, budget)
             }
         }
+    }
+
+    /// Runs the program as the target of a tail call another engine performs (see
+    /// `exec::run_tail_target`).
+    pub(crate) fn run_tail_target(
+        &self,
+        ctx: &mut RunContext,
+        ctx_arg: u64,
+        depth: usize,
+        remaining: &mut u64,
+        budget: u64,
+        checked: bool,
+    ) -> Result<u64, RunError> {
+        exec::run_tail_target(self, ctx, ctx_arg, depth, remaining, budget, checked)
     }
 
     /// Runs with `mem` as the input memory: it is registered as a writable region for the

@@ -20,6 +20,18 @@
 //!   `lddw` immediate appears in the machine code, only `imm ^ key` and a per-instruction
 //!   random `key` (shift counts, at most 6 bits, and memory offsets are left as they are).
 //!
+//! Helpers run BPF callbacks (`bpf_loop`...) through the run's
+//! [`CallbackHook`](crate::vm::CallbackHook), and a tail call `bpf_tail_call` leaves in the
+//! context is performed as the interpreter does: right after the helper returns, compiled
+//! code calls into Rust, which runs the target (a `JitProgram` through its own entry, or an
+//! [`Interpreter`](crate::interp::Interpreter)) in the current call frame on the
+//! instructions left; the current function then returns the target's `r0` to its caller
+//! (ending the run at the entry function). Targets nest on the native stack, at most
+//! [`MAX_TAIL_CALL_CNT`](crate::vm::MAX_TAIL_CALL_CNT) deep, as in the interpreter; calling
+//! a compiled target's entry from Rust rather than jumping to it keeps one mechanism for
+//! both engines, subprograms and callbacks, at the cost of a Rust call per tail call.
+//! Helper calls end basic blocks, so callbacks and targets see the exact budget left.
+//!
 //! [`JitProgram::disassemble`] lists each eBPF instruction followed by its machine code
 //! (Intel syntax), as `bpftool prog dump jited` does. With `OXBPF_PERF_MAP` set in the
 //! environment, each compiled program is announced in `/tmp/perf-<pid>.map` for `perf`.
@@ -42,7 +54,7 @@ pub mod x86_64;
 use crate::helpers::Registry;
 use crate::interp::{self, LoadError};
 use crate::isa::Located;
-use crate::vm::{Access, Fault, FaultKind, MapResolver, MemRegion, RunContext};
+use crate::vm::{Access, CallbackHook, Fault, FaultKind, MapResolver, MemRegion, RunContext};
 
 pub use crate::interp::{Mode, RunError, DEFAULT_BUDGET};
 
@@ -117,7 +129,7 @@ impl JitOptions {
     }
 }
 
-type Entry = unsafe extern "sysv64" fn(*mut JitFrame, u64, u64) -> u64;
+type Entry = unsafe extern "sysv64" fn(*mut JitFrame) -> u64;
 
 /// A compiled program. Immutable and shareable: concurrent runs each use their own
 /// [`RunContext`].
@@ -127,6 +139,8 @@ pub struct JitProgram {
     /// Boxed so that the address compiled code's `callx` lookup uses stays put.
     helpers: Box<Registry>,
     insns: Vec<Located>,
+    /// Start slots of the functions, sorted (valid callback targets).
+    funcs: Vec<usize>,
     options: JitOptions,
     slot_offsets: Vec<usize>,
     body_start: usize,
@@ -154,13 +168,14 @@ impl JitProgram {
         options: JitOptions,
     ) -> Result<JitProgram, JitError> {
         let ops = interp::prepare(insns, helpers, maps)?;
+        let funcs = crate::isa::function_starts(insns);
         let opt = Options {
             checked: options.mode == Mode::Checked,
             count: options.budget.is_some(),
             blinding: options.blinding,
             blind_seed: if options.blinding { blind_seed() } else { 0 },
         };
-        let c = compile::compile(&ops, opt)?;
+        let c = compile::compile(&ops, &funcs, opt)?;
         let mem = ExecMemory::new(&c.bytes)?;
         // SAFETY: offset 0 is the entry trampoline, compiled for exactly the `Entry`
         // signature; the pointer is stored next to `mem` and never outlives it.
@@ -170,6 +185,7 @@ impl JitProgram {
             entry,
             helpers: Box::new(helpers.clone()),
             insns: insns.to_vec(),
+            funcs,
             options,
             slot_offsets: c.slot_offsets,
             body_start: c.body_start,
@@ -194,30 +210,87 @@ impl JitProgram {
 
     /// Runs the program with `r1`, `r2` as arguments (`r3`-`r9` start at 0, `r10` at the
     /// top of the stack) and returns `r0` at the entry function's `exit`, exactly as
-    /// [`Interpreter::run`](crate::interp::Interpreter::run).
+    /// [`Interpreter::run`](crate::interp::Interpreter::run): the same callbacks, tail calls
+    /// (to compiled or interpreter programs), errors and `insn_count`.
     pub fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
         ctx.set_call_depth(0);
         ctx.fault = None;
+        ctx.tail_call = None;
         ctx.tail_call_count = 0;
-        let budget = self.options.budget.unwrap_or(0);
-        let mut frame = JitFrame::new(ctx, budget, &self.helpers);
-        // SAFETY: the code was compiled from a program that passed the interpreter's load
-        // checks; in checked mode every access it makes is checked against `ctx`'s stack and
-        // regions (whose validity `add_region` guarantees), in unchecked mode
-        // `JitOptions::unchecked`'s contract covers them. `frame` outlives the call and
-        // points at `ctx` and the registry, both alive for the whole run.
-        let r0 = unsafe { (self.entry)(&mut frame, r1, r2) };
-        let executed = budget.wrapping_sub(frame.remaining);
-        let slot = frame.err_slot;
-        let give_back = match frame.err_kind {
-            0 | err::BUDGET => 0,
-            _ => u64::from(self.tails.get(slot as usize).copied().unwrap_or(0)),
-        };
+        let budget = self.options.budget.unwrap_or(u64::MAX);
+        let mut remaining = budget;
+        let r = self.run_nested(ctx, 0, 0, [r1, r2, 0, 0, 0], &mut remaining, budget);
+        ctx.set_call_depth(0);
+        ctx.tail_call = None;
+        // Records the program reserved and never committed would block the ring.
+        ctx.discard_ringbuf_records();
         ctx.insn_count = if self.options.budget.is_some() {
-            executed - give_back
+            budget - remaining
         } else {
             0
         };
+        r
+    }
+
+    /// Whether a function starts at `slot` (a valid callback target).
+    pub(crate) fn is_function(&self, slot: usize) -> bool {
+        self.funcs.binary_search(&slot).is_ok()
+    }
+
+    /// The registry helpers and `callx` resolve through.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.helpers
+    }
+
+    /// Runs the function starting at `func` (a function start slot) in call frame `depth`
+    /// with `args` in r1-r5, on the `*remaining` instructions left of a run of `budget`,
+    /// with this program's callback hook installed (the previous one restored afterwards):
+    /// a whole run, a callback, or a tail call into this program. Updates `*remaining` to
+    /// exactly what the interpreter would have left (unchanged when compiled without a
+    /// budget).
+    pub(crate) fn run_nested(
+        &self,
+        ctx: &mut RunContext,
+        func: usize,
+        depth: usize,
+        args: [u64; 5],
+        remaining: &mut u64,
+        budget: u64,
+    ) -> Result<u64, RunError> {
+        let off = self
+            .slot_offsets
+            .get(func)
+            .copied()
+            .unwrap_or(self.body_start);
+        let entry_func = self.mem.as_ptr() as u64 + off as u64;
+        let start = *remaining;
+        let mut frame = JitFrame::new(ctx, self, entry_func, depth, args, start, budget);
+        let fp: *mut JitFrame = &mut frame;
+        let hook = CallbackHook {
+            data: fp as *const (),
+            call: x86_64::runtime::callback,
+        };
+        // SAFETY: `frame` outlives the run; the previous hook is restored before returning.
+        let previous = unsafe { ctx.set_callback_hook(Some(hook)) };
+        // SAFETY: the code was compiled from a program that passed the interpreter's load
+        // checks; in checked mode every access it makes is checked against `ctx`'s stack and
+        // regions (whose validity `add_region` guarantees), in unchecked mode
+        // `JitOptions::unchecked`'s contract covers them. `entry_func` is a function start
+        // (callers pass slot 0 or a checked function start) and `frame` outlives the call,
+        // pointing at `ctx` and the registry, both alive for the whole run; nothing else
+        // uses `frame` until the call returns.
+        let r0 = unsafe { (self.entry)(fp) };
+        // SAFETY: restores what was installed before (nothing, or the hook of an outer run
+        // still in progress).
+        unsafe { ctx.set_callback_hook(previous) };
+        let slot = frame.err_slot;
+        let give_back = match frame.err_kind {
+            0 | err::BUDGET | err::NESTED => 0,
+            _ => u64::from(self.tails.get(slot as usize).copied().unwrap_or(0)),
+        };
+        if self.options.budget.is_some() {
+            *remaining = frame.remaining + give_back;
+        }
         let fault = frame.fault.unwrap_or(Fault {
             addr: frame.err_aux,
             size: frame.err_size,
@@ -243,6 +316,7 @@ impl JitProgram {
                 slot,
                 id: frame.err_aux,
             }),
+            err::NESTED => Err(frame.nested.take().unwrap_or(RunError::CallDepth { slot })),
             _ if frame.status == ld::OUT_OF_BOUNDS => Ok(0),
             _ => Err(RunError::NoPacket { slot }),
         }
@@ -272,6 +346,21 @@ impl JitProgram {
     }
 }
 
+impl crate::program::Engine for JitProgram {
+    fn run(&self, ctx: &mut RunContext, r1: u64, r2: u64) -> Result<u64, RunError> {
+        JitProgram::run(self, ctx, r1, r2)
+    }
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+    fn native_len(&self) -> usize {
+        self.mem.code_len()
+    }
+    fn as_any(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+}
+
 /// A per-compilation blinding seed from the standard library's randomly keyed hasher.
 fn blind_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
@@ -282,3 +371,5 @@ fn blind_seed() -> u64 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_calls;

@@ -387,9 +387,9 @@ fn compile_phase_timings() {
         blind_seed: 0,
     };
     let codegen = min_time(n, || {
-        compile::compile(&ops, opt).unwrap();
+        compile::compile(&ops, &[0], opt).unwrap();
     });
-    let code = compile::compile(&ops, opt).unwrap().bytes;
+    let code = compile::compile(&ops, &[0], opt).unwrap().bytes;
     let map = min_time(n, || {
         ExecMemory::new(&code).unwrap();
     });
@@ -437,6 +437,6 @@ fn codegen_loop() {
         blind_seed: 0,
     };
     for _ in 0..2000 {
-        compile::compile(&ops, opt).unwrap();
+        compile::compile(&ops, &[0], opt).unwrap();
     }
 }

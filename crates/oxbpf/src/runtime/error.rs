@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::helpers::Registry;
 use crate::interp::{Interpreter, Mode};
 use crate::isa::Located;
+use crate::jit::{JitOptions, JitProgram};
 use crate::maps::MapError;
 use crate::program::{Engine, TestRunError};
 use crate::vm::MapResolver;
@@ -121,5 +122,27 @@ impl EngineBuilder for InterpBuilder {
         let vm = Interpreter::with_maps(insns, helpers, maps).map_err(|e| e.to_string())?;
         debug_assert_eq!(vm.mode(), Mode::Checked);
         Ok(Arc::new(vm))
+    }
+}
+
+/// The x86-64 JIT in checked mode (programs are not verified): every memory access is
+/// bounds-checked, with the interpreter's default instruction budget.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JitBuilder;
+
+impl EngineBuilder for JitBuilder {
+    fn name(&self) -> &'static str {
+        "jit"
+    }
+    fn build(
+        &self,
+        insns: &[Located],
+        helpers: &Registry,
+        maps: &dyn MapResolver,
+    ) -> Result<Arc<dyn Engine>, String> {
+        let jit = JitProgram::compile(insns, helpers, Some(maps), JitOptions::new())
+            .map_err(|e| e.to_string())?;
+        debug_assert_eq!(jit.options().mode(), Mode::Checked);
+        Ok(Arc::new(jit))
     }
 }

@@ -35,7 +35,7 @@ mod objects;
 mod tag;
 
 pub use dump::{c_type_name, func_signature};
-pub use error::{EngineBuilder, InterpBuilder, RuntimeError};
+pub use error::{EngineBuilder, InterpBuilder, JitBuilder, RuntimeError};
 pub use memfuncs::PROVIDED as PROVIDED_EXTERNALS;
 pub use objects::{LoadedMap, Program, RunOutput};
 pub use tag::{kernel_obj_name, prog_tag, tag_hex, TagHash};

@@ -106,6 +106,14 @@ impl Program {
         self.engine.native_len()
     }
 
+    /// The native code listing (each instruction followed by its x86-64 code, as
+    /// `bpftool prog dump jited`), or `None` if the program is not compiled.
+    pub fn dump_jited(&self) -> Option<String> {
+        let any = Arc::clone(&self.engine).as_any();
+        any.downcast_ref::<crate::jit::JitProgram>()
+            .map(crate::jit::JitProgram::disassemble)
+    }
+
     /// The engine's name.
     pub fn engine_name(&self) -> &'static str {
         self.engine.name()

@@ -2,7 +2,10 @@
 //!
 //! Helpers are called directly with the System V ABI: eBPF r1-r5 already sit in rdi, rsi,
 //! rdx, rcx, r8 and the `RunContext` goes in r9 (the sixth argument). Right after, one call
-//! to `runtime::after_helper` turns a fault the helper recorded into a stop at this slot.
+//! to `runtime::after_helper` turns a fault the helper recorded (or a failed callback) into
+//! a stop at this slot, and a pending tail call into a call of `runtime::tail_call` that
+//! runs the target in place of the current function, which then returns the target's `r0`
+//! to its caller (the trampoline for the entry function, where it ends the run).
 //! The interpreter leaves r1-r5 untouched across a helper call; checked mode (unverified
 //! programs, which may read them) preserves them too, unchecked mode clobbers them as the
 //! kernel does (the verifier rejects reading them).
@@ -12,7 +15,8 @@ use crate::vm::{RunContext, STACK_FRAME_SIZE};
 
 use super::compile::{reg, Compiler, StubKind, BUDGET, FP, FRAME};
 use super::encoder::{AluOp, Cond, Mem, Reg, Width};
-use super::runtime::{self, JitFrame, OFF_CTX, OFF_MIN_FP, OFF_R9_SAVE, OFF_STATUS};
+use super::runtime::{self, err, status, JitFrame, OFF_CALL_SLOT, OFF_CTX, OFF_ERR_AUX};
+use super::runtime::{OFF_MIN_FP, OFF_R9_SAVE, OFF_REMAINING, OFF_STATUS};
 use super::Size;
 
 /// eBPF r1-r5 and the budget register: what a Rust call may clobber that holds state.
@@ -28,10 +32,15 @@ impl Compiler {
         if preserve {
             // Six pushes keep rsp 16-byte aligned.
             self.push_all(&ARGS_AND_BUDGET);
-        } else if self.opt.count {
+        }
+        // Callbacks the helper runs continue from (and update) the budget and name the
+        // slot in their errors.
+        if self.opt.count {
             self.asm
                 .store(Size::B64, Mem::base(FRAME, OFF_R9_SAVE), BUDGET);
         }
+        self.asm
+            .store_imm(Size::B32, Mem::base(FRAME, OFF_CALL_SLOT), slot as i32);
         self.asm.load(Size::B64, Reg::R9, Mem::base(FRAME, OFF_CTX));
         match f {
             Some(addr) => self.call_abs(Reg::R11, addr),
@@ -43,13 +52,57 @@ impl Compiler {
         self.call_abs(Reg::R11, after as usize as u64);
         if preserve {
             self.pop_all(&ARGS_AND_BUDGET);
-        } else if self.opt.count {
+        }
+        if self.opt.count {
             self.asm
                 .load(Size::B64, BUDGET, Mem::base(FRAME, OFF_R9_SAVE));
         }
         self.asm
             .alu_imm(AluOp::Cmp, Width::W32, Mem::base(FRAME, OFF_STATUS), 0);
-        self.stub_jcc(Cond::Ne, slot, StubKind::HelperFault { helper: id });
+        self.stub_jcc(Cond::Ne, slot, StubKind::AfterHelper { helper: id });
+    }
+
+    /// The out-of-line path after a helper that left a nonzero `status`: stop with its
+    /// fault or its failed callback's error, or perform its tail call and leave the current
+    /// function with the target's `r0` (the interpreter's order and semantics).
+    pub(super) fn after_helper_stub(&mut self, slot: u32, helper: Option<u32>) {
+        let tail = self.asm.new_label();
+        let nested = self.asm.new_label();
+        let st = Mem::base(FRAME, OFF_STATUS);
+        self.asm
+            .alu_imm(AluOp::Cmp, Width::W32, st, status::TAIL_CALL as i32);
+        self.asm.jcc(Cond::E, tail);
+        self.asm
+            .alu_imm(AluOp::Cmp, Width::W32, st, status::NESTED as i32);
+        self.asm.jcc(Cond::E, nested);
+        match helper {
+            Some(id) => {
+                // The low half; `err_aux` is 0 above it for the whole run.
+                self.asm
+                    .store_imm(Size::B32, Mem::base(FRAME, OFF_ERR_AUX), id as i32);
+                self.fail(err::HELPER_MEMORY, slot);
+            }
+            None => self.fail(err::CALLX_MEMORY, slot),
+        }
+        // The function body keeps rsp 16-byte aligned, so Rust is called directly.
+        self.asm.bind(tail);
+        if self.opt.count {
+            self.asm
+                .store(Size::B64, Mem::base(FRAME, OFF_REMAINING), BUDGET);
+        }
+        self.asm.mov(Width::W64, Reg::Rdi, FRAME);
+        self.asm.mov_imm32_zx(Reg::Rsi, slot);
+        let f: AfterFn = runtime::tail_call;
+        self.call_abs(Reg::R11, f as usize as u64);
+        if self.opt.count {
+            self.asm
+                .load(Size::B64, BUDGET, Mem::base(FRAME, OFF_REMAINING));
+        }
+        self.asm.alu_imm(AluOp::Cmp, Width::W32, st, 0);
+        self.asm.jcc(Cond::Ne, nested);
+        self.exit();
+        self.asm.bind(nested);
+        self.fail(err::NESTED, slot);
     }
 
     pub(super) fn call_helper(&mut self, slot: usize, id: Option<u32>, f: u64) {

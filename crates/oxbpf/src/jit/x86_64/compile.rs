@@ -35,9 +35,9 @@ use crate::interp::Op;
 use crate::isa::AluOp as BpfAlu;
 
 use super::encoder::{AluOp, Asm, AsmError, Cond, Label, Mem, Reg, Width};
-use super::runtime::{self, err, OFF_CTX, OFF_ERR_KIND, OFF_ERR_SLOT, OFF_REMAINING};
-use super::runtime::{OFF_ERR_AUX, OFF_ERR_SIZE, OFF_SAVED_RSP};
-use crate::vm::RunContext;
+use super::runtime::{self, err, OFF_ERR_KIND, OFF_ERR_SLOT, OFF_REMAINING};
+use super::runtime::{OFF_ARGS, OFF_ENTRY_FP, OFF_ENTRY_FUNC, OFF_SAVED_RSP};
+use super::runtime::{OFF_ERR_AUX, OFF_ERR_SIZE};
 
 /// eBPF register number → x86 register.
 pub(super) const REG_MAP: [Reg; 11] = [
@@ -99,8 +99,9 @@ pub(super) enum StubKind {
     Unaligned {
         size: u32,
     },
-    /// A helper recorded a fault (`helper`: its id, `None` for `callx`).
-    HelperFault {
+    /// After a helper: a fault it recorded (`helper`: its id, `None` for `callx`), a failed
+    /// callback, or a tail call to perform.
+    AfterHelper {
         helper: Option<u32>,
     },
     CallxUnknown,
@@ -143,12 +144,13 @@ pub(super) struct Compiler {
     check_routines: [[Option<Label>; 2]; 4],
     bail: Label,
     /// Per error kind: sets the kind, takes the slot from `r10d`, unwinds.
-    bail_kinds: [Option<Label>; 9],
+    bail_kinds: [Option<Label>; 10],
     rng: u64,
 }
 
-/// Compiles a lowered program (the interpreter's `prepare` output).
-pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
+/// Compiles a lowered program (the interpreter's `prepare` output) whose functions start
+/// at the slots `funcs` (calls and callback targets).
+pub(crate) fn compile(ops: &[Op], funcs: &[usize], opt: Options) -> Result<Compiled, AsmError> {
     // Typical sizes: ~20 bytes, ~1.5 labels and ~1.5 branches per instruction.
     let mut asm = Asm::with_capacity(ops.len() * 24 + 512, ops.len() * 2 + 64, ops.len() * 2);
     // Labels only where something branches to; other positions are cheap marks.
@@ -163,6 +165,11 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
     let mut func_labels = vec![None; ops.len()];
     if !ops.is_empty() {
         func_labels[0] = Some(asm.new_label());
+    }
+    for &f in funcs {
+        if let Some(l @ None) = func_labels.get_mut(f) {
+            *l = Some(asm.new_label());
+        }
     }
     for op in ops {
         if let Op::CallLocal { t } = *op {
@@ -184,7 +191,7 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
         stubs: Vec::new(),
         check_routines: [[None; 2]; 4],
         bail,
-        bail_kinds: [None; 9],
+        bail_kinds: [None; 10],
         rng: opt.blind_seed | 1,
     };
     let epilogue = c.asm.new_label();
@@ -223,7 +230,8 @@ pub(crate) fn compile(ops: &[Op], opt: Options) -> Result<Compiled, AsmError> {
 }
 
 /// Block lengths at leaders (0 elsewhere) and per-slot tails. Leaders: function starts,
-/// jump targets and every slot after a jump, call or exit.
+/// jump targets and every slot after a jump, call (helper calls included: callbacks and
+/// tail calls continue on the exact budget left at the call) or exit.
 fn blocks(ops: &[Op], func_labels: &[Option<Label>]) -> (Vec<u32>, Vec<u32>) {
     let n = ops.len();
     let mut leader: Vec<bool> = func_labels.iter().map(Option::is_some).collect();
@@ -287,7 +295,7 @@ fn branch_info(op: &Op) -> (Option<u32>, bool) {
         | Op::Jmp32I { t, .. }
         | Op::Jmp32R { t, .. }
         | Op::CallLocal { t } => (Some(t), true),
-        Op::Exit => (None, true),
+        Op::Exit | Op::CallHelper { .. } | Op::Callx { .. } => (None, true),
         _ => (None, false),
     }
 }
@@ -358,7 +366,8 @@ impl Compiler {
     }
 
     fn trampoline(&mut self, epilogue: Label) {
-        // Entry: extern "sysv64" fn(frame: *mut JitFrame, r1: u64, r2: u64) -> u64.
+        // Entry: extern "sysv64" fn(frame: *mut JitFrame) -> u64; r1-r5, r10 and the
+        // function to run come from the frame.
         let a = &mut self.asm;
         for r in [Reg::Rbp, Reg::Rbx, Reg::R12, Reg::R13, Reg::R14, Reg::R15] {
             a.push(r);
@@ -366,30 +375,23 @@ impl Compiler {
         a.alu_imm(AluOp::Sub, Width::W64, Reg::Rsp, 8);
         a.mov(Width::W64, FRAME, Reg::Rdi);
         a.store(super::Size::B64, Mem::base(FRAME, OFF_SAVED_RSP), Reg::Rsp);
-        a.mov(Width::W64, Reg::Rdi, Reg::Rsi);
-        a.mov(Width::W64, Reg::Rsi, Reg::Rdx);
-        for r in [
-            Reg::Rax,
-            Reg::Rdx,
-            Reg::Rcx,
-            Reg::R8,
-            Reg::Rbx,
-            Reg::R13,
-            Reg::R14,
-            Reg::R15,
-        ] {
+        for (i, r) in [Reg::Rdi, Reg::Rsi, Reg::Rdx, Reg::Rcx, Reg::R8]
+            .into_iter()
+            .enumerate()
+        {
+            a.load(
+                super::Size::B64,
+                r,
+                Mem::base(FRAME, OFF_ARGS + 8 * i as i32),
+            );
+        }
+        for r in [Reg::Rax, Reg::Rbx, Reg::R13, Reg::R14, Reg::R15] {
             a.alu(AluOp::Xor, Width::W32, r, r);
         }
         a.load(super::Size::B64, BUDGET, Mem::base(FRAME, OFF_REMAINING));
-        a.load(super::Size::B64, Reg::R11, Mem::base(FRAME, OFF_CTX));
-        a.load(
-            super::Size::B64,
-            FP,
-            Mem::base(Reg::R11, RunContext::OFFSET_STACK_HI as i32),
-        );
-        if let Some(f) = self.func_labels.first().copied().flatten() {
-            self.asm.call_label(f);
-        }
+        a.load(super::Size::B64, FP, Mem::base(FRAME, OFF_ENTRY_FP));
+        a.load(super::Size::B64, Reg::R11, Mem::base(FRAME, OFF_ENTRY_FUNC));
+        a.call_reg(Reg::R11);
         let a = &mut self.asm;
         a.store(super::Size::B64, Mem::base(FRAME, OFF_REMAINING), BUDGET);
         a.bind(epilogue);
@@ -410,7 +412,7 @@ impl Compiler {
 
     /// `exit`: restore the caller's r6-r9 and return (to the trampoline for the entry
     /// function).
-    fn exit(&mut self) {
+    pub(super) fn exit(&mut self) {
         self.asm.alu_imm(AluOp::Add, Width::W64, Reg::Rsp, 8);
         for r in [Reg::R15, Reg::R14, Reg::R13, Reg::Rbx] {
             self.asm.pop(r);
@@ -420,8 +422,8 @@ impl Compiler {
 
     /// Records the error kind and slot and unwinds (through a routine shared per kind, so
     /// that each stub is a `mov` and a `jmp`).
-    fn fail(&mut self, kind: u32, slot: u32) {
-        let i = (kind as usize).min(8);
+    pub(super) fn fail(&mut self, kind: u32, slot: u32) {
+        let i = (kind as usize).min(9);
         let label = match self.bail_kinds[i] {
             Some(l) => l,
             None => {
@@ -456,18 +458,7 @@ impl Compiler {
                     );
                     self.fail(err::UNALIGNED, s.slot);
                 }
-                StubKind::HelperFault { helper } => match helper {
-                    Some(id) => {
-                        // The low half; `err_aux` is 0 above it for the whole run.
-                        self.asm.store_imm(
-                            super::Size::B32,
-                            Mem::base(FRAME, OFF_ERR_AUX),
-                            id as i32,
-                        );
-                        self.fail(err::HELPER_MEMORY, s.slot);
-                    }
-                    None => self.fail(err::CALLX_MEMORY, s.slot),
-                },
+                StubKind::AfterHelper { helper } => self.after_helper_stub(s.slot, helper),
                 StubKind::CallxUnknown => self.fail(err::UNKNOWN_HELPER, s.slot),
                 StubKind::LdPacket => self.fail(err::LD_PACKET, s.slot),
                 StubKind::CallDepth => self.fail(err::CALL_DEPTH, s.slot),
