@@ -8,9 +8,9 @@ use std::sync::Arc;
 use crate::isa::{Insn, LdPseudo, Located};
 use crate::maps::MapType;
 use crate::program::{Engine, ProgramType};
-use crate::verifier::{self, MapInfo, Verified, VerifyConfig};
+use crate::verifier::{self, MapInfo, Verified, VerifyConfig, VerifyError};
 
-use super::{IdMaps, LoadedMap, Runtime, RuntimeError};
+use super::{IdMaps, LoadedMap, Program, Runtime, RuntimeError};
 
 /// The verifier's description of a loaded map.
 pub(super) fn map_info(m: &LoadedMap) -> MapInfo {
@@ -108,6 +108,46 @@ impl Runtime {
     /// Whether loading verifies programs.
     pub fn verifies(&self) -> bool {
         self.verify
+    }
+
+    /// Verifies a loaded program (again) with a log at `log_level`, against the maps it
+    /// references, its type, its license and this runtime's helpers — what loading does,
+    /// for tools that want the log (`oxbpf verify`). `None` if the type has no verifier
+    /// model (raw memory: verify with [`crate::verifier::ctx::RawMem`]).
+    pub fn verify_program(
+        &self,
+        prog: &Program,
+        log_level: u32,
+    ) -> Option<Result<Verified, VerifyError>> {
+        let access = prog.prog_type.ctx_access()?;
+        let maps: Vec<Arc<LoadedMap>> = prog
+            .map_ids
+            .iter()
+            .filter_map(|&id| self.map_by_id(id))
+            .collect();
+        let infos: Vec<MapInfo> = maps.iter().map(|m| map_info(m)).collect();
+        let config = VerifyConfig {
+            maps: &infos,
+            helpers: &self.helpers,
+            gpl: prog.gpl_compatible,
+            log_level,
+            ..VerifyConfig::new(&access)
+        };
+        Some(verifier::verify(
+            &ids_to_indices(&prog.decoded(), &maps),
+            &config,
+        ))
+    }
+
+    /// Why loading would not verify `prog` although its type has a model (a verifier
+    /// precision gap), if so.
+    pub fn verify_gap(&self, prog: &Program) -> Option<String> {
+        let maps: Vec<Arc<LoadedMap>> = prog
+            .map_ids
+            .iter()
+            .filter_map(|&id| self.map_by_id(id))
+            .collect();
+        precision_gap(&prog.decoded(), &maps)
     }
 
     /// Verifies `decoded` (map references by id, resolved through `maps`) if this runtime
