@@ -46,9 +46,13 @@ struct Verdict {
 
 /// The `processed N insns` count of a log's summary line.
 fn processed_from_log(log: &str) -> Option<u64> {
-    log.lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("processed ")?.split(' ').next()?.parse().ok())
+    log.lines().rev().find_map(|l| {
+        l.strip_prefix("processed ")?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// The source line that covers slot `insn` (the last line-info entry at or before it).
@@ -101,9 +105,10 @@ fn verdict_of(rt: &Runtime, p: &Program, level: u32) -> Result<Verdict, CliError
 
 fn verdict_of_raw(a: &VerifyArgs) -> Result<Verdict, CliError> {
     let ty = match a.select.prog_type.as_deref() {
-        Some(t) => Some(ProgramType::from_name(t).ok_or_else(|| {
-            CliError::Usage(format!("unknown program type {t:?}"))
-        })?),
+        Some(t) => Some(
+            ProgramType::from_name(t)
+                .ok_or_else(|| CliError::Usage(format!("unknown program type {t:?}")))?,
+        ),
         None => None,
     };
     let insns = input::load_program(&a.select.file).map_err(|e| match e {
@@ -165,20 +170,29 @@ fn print_plain(v: &Verdict, several: bool) {
     if several {
         println!("program {}:", v.name);
     }
+    // The verdict goes first so that the log ends with the kernel's summary line.
     match &v.result {
         Ok(ok) => {
-            print!("{}", ok.log);
             println!("verification OK: {} accepted", v.name);
+            print!("{}", ok.log);
         }
         Err(e) => {
             let text = v
                 .insns
                 .iter()
                 .find(|l| l.slot == e.insn)
-                .map(|l| fmt_insn(&l.insn, l.slot, &DisasmOptions::new(Style::Llvm)))
+                .map(|l| {
+                    let opts = DisasmOptions {
+                        hex: false,
+                        ..DisasmOptions::new(Style::Llvm)
+                    };
+                    fmt_insn(&l.insn, l.slot, &opts)
+                })
                 .unwrap_or_default();
-            // The log (level ≥ 1) already holds the instruction, the register state, the
-            // message, the hint and the summary line; the source line goes first.
+            println!(
+                "verification failed: {} rejected at insn {}: {}",
+                v.name, e.insn, text
+            );
             if let Some(l) = source_line(&v.line_info, e.insn) {
                 println!(
                     "; {} @ {}:{}:{}",
@@ -188,14 +202,12 @@ fn print_plain(v: &Verdict, several: bool) {
                     l.column
                 );
             }
-            print!("{}", e.log);
-            println!(
-                "verification failed: {} rejected at insn {}: {}",
-                v.name, e.insn, text
-            );
             if let Some(n) = &v.note {
                 println!("note: {n}");
             }
+            // At level >= 1 the log holds the failing path, the instruction, the register
+            // state, the message, the hint and the summary line.
+            print!("{}", e.log);
         }
     }
 }
