@@ -56,4 +56,6 @@ pub fn register_packet_helpers(registry: &mut Registry) {
 #[cfg(test)]
 mod tests;
 #[cfg(all(test, target_os = "linux"))]
+mod tests_access;
+#[cfg(all(test, target_os = "linux"))]
 mod tests_kernel;
