@@ -108,7 +108,12 @@ fn context_rules_match_the_kernel() {
 fn every_type_but_raw_memory_has_a_verifier_model() {
     for t in PROGRAM_TYPES {
         let access = t.ctx_access();
-        assert_eq!(access.is_none(), t.input == RunInput::Memory, "{}", t.bpftool_name);
+        assert_eq!(
+            access.is_none(),
+            t.input == RunInput::Memory,
+            "{}",
+            t.bpftool_name
+        );
         if let Some(a) = access {
             use crate::verifier::CtxAccess;
             assert_eq!(a.kernel_prog_type(), Some(t.id));

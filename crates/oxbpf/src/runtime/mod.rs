@@ -704,6 +704,8 @@ impl MapResolver for IdMaps<'_> {
     }
 }
 
+#[cfg(all(test, target_os = "linux"))]
+mod bench_verify;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
