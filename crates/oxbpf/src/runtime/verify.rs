@@ -51,7 +51,7 @@ fn ids_to_indices(insns: &[Located], maps: &[Arc<LoadedMap>]) -> Vec<Located> {
                     },
                 }
             }
-            _ => l.clone(),
+            _ => *l,
         })
         .collect()
 }
