@@ -63,7 +63,7 @@ fn accepted_object_ends_with_the_summary_line() {
 
 #[test]
 fn rejected_object_names_insn_source_state_and_hint() {
-    let o = oxbpf(&["verify", &example("no_bounds_check.o")]);
+    let o = oxbpf(&["verify", &example("rejected/no_bounds_check.o")]);
     let (out, _) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
@@ -72,7 +72,7 @@ fn rejected_object_names_insn_source_state_and_hint() {
         ),
         "{out}"
     );
-    assert!(out.contains("no_bounds_check.c:12"), "{out}");
+    assert!(out.contains("rejected/no_bounds_check.c:12"), "{out}");
     assert!(out.contains("R1 type=pkt R1=pkt(r=0)"), "{out}");
     assert!(
         out.contains("invalid access to packet, off=23 size=1"),
@@ -84,7 +84,7 @@ fn rejected_object_names_insn_source_state_and_hint() {
     let o = oxbpf(&[
         "prog",
         "run",
-        &example("no_bounds_check.o"),
+        &example("rejected/no_bounds_check.o"),
         "--data-in-hex",
         &pkt,
     ]);
@@ -97,7 +97,7 @@ fn rejected_object_names_insn_source_state_and_hint() {
     let o = oxbpf(&[
         "prog",
         "run",
-        &example("no_bounds_check.o"),
+        &example("rejected/no_bounds_check.o"),
         "--data-in-hex",
         &pkt,
         "--no-verify",
@@ -109,7 +109,7 @@ fn rejected_object_names_insn_source_state_and_hint() {
 
 #[test]
 fn json_reports_verdict_insn_error_and_count() {
-    let o = oxbpf(&["verify", &example("no_bounds_check.o"), "--json"]);
+    let o = oxbpf(&["verify", &example("rejected/no_bounds_check.o"), "--json"]);
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["accepted"], false);
