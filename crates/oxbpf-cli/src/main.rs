@@ -36,6 +36,9 @@ enum Command {
     /// Print the trace_printk output that `prog run` saved (no daemon keeps a live
     /// trace_pipe: each run prints its own lines and appends them to the state directory).
     Tracelog(cmd::tracelog::TracelogArgs),
+    /// Verify an object's programs, raw bytecode or assembly with the kernel-style
+    /// verifier; exit status 0 accepted, 1 rejected, 2 unusable input.
+    Verify(cmd::verify::VerifyArgs),
 }
 
 /// An error the CLI reports on stderr, with the exit status to use.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Prog(c) => cmd::prog::prog(c),
         Command::Map(c) => cmd::map::map(c),
         Command::Tracelog(a) => cmd::tracelog::tracelog(a),
+        Command::Verify(a) => cmd::verify::verify(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

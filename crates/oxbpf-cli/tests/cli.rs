@@ -171,12 +171,30 @@ fn malformed_input_gives_clear_errors() {
     assert_error(&oxbpf(&["run", bad_reg.to_str().unwrap()]), "line 1");
 
     let fault = tmp("fault.s", b"r0 = *(u64 *)(r10 + 8)\nexit\n");
-    assert_error(&oxbpf(&["run", fault.to_str().unwrap()]), "instruction 0");
+    // The verifier refuses it before it runs; unverified, the run-time check faults.
+    assert_error(
+        &oxbpf(&["run", fault.to_str().unwrap()]),
+        "verifier rejected the program at insn 0: invalid read from stack",
+    );
+    assert_error(
+        &oxbpf(&["run", fault.to_str().unwrap(), "--no-verify"]),
+        "instruction 0",
+    );
 
     let forever = tmp("loop.s", b"l:\nr0 += 1\ngoto l\nexit\n");
     assert_error(
-        &oxbpf(&["run", forever.to_str().unwrap(), "--budget", "1000"]),
+        &oxbpf(&[
+            "run",
+            forever.to_str().unwrap(),
+            "--budget",
+            "1000",
+            "--no-verify",
+        ]),
         "budget",
+    );
+    assert_error(
+        &oxbpf(&["run", forever.to_str().unwrap()]),
+        "verifier rejected the program",
     );
 
     assert_error(

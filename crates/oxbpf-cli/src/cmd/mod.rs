@@ -6,3 +6,4 @@ pub mod map;
 pub mod prog;
 pub mod run;
 pub mod tracelog;
+pub mod verify;

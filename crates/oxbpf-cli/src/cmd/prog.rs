@@ -97,6 +97,9 @@ pub struct RunArgs {
     /// Also print every map's contents after the run (plain output).
     #[arg(long)]
     maps: bool,
+    /// Load without verification; the program runs with run-time memory checks.
+    #[arg(long)]
+    no_verify: bool,
 }
 
 /// Arguments of `oxbpf prog show`.
@@ -168,7 +171,7 @@ pub fn parse_object(path: &Path) -> Result<Object, CliError> {
 /// Loads the selected program(s) of `sel.file`: all programs of an object unless one is
 /// selected (`only_one`: the first if none is named), or the raw program.
 pub fn load(sel: &Select, only_one: bool) -> Result<Loaded, CliError> {
-    load_with(sel, only_one, Box::new(InterpBuilder))
+    load_in(Runtime::new(), sel, only_one)
 }
 
 /// [`load`] into a runtime whose programs run on `engine`.
@@ -177,7 +180,11 @@ pub fn load_with(
     only_one: bool,
     engine: Box<dyn EngineBuilder>,
 ) -> Result<Loaded, CliError> {
-    let rt = Runtime::with_engine(engine);
+    load_in(Runtime::with_engine(engine), sel, only_one)
+}
+
+/// [`load`] into the runtime `rt` (configured by the caller: engine, verification).
+pub fn load_in(rt: Runtime, sel: &Select, only_one: bool) -> Result<Loaded, CliError> {
     let ty = sel.prog_type.as_deref().map(prog_type).transpose()?;
     let bytes = input::read(&sel.file)?;
     if !bytes.starts_with(b"\x7fELF") {
@@ -201,7 +208,7 @@ pub fn load_with(
             .map_or("prog".into(), |s| s.to_string_lossy().into_owned());
         let p = rt
             .load_raw(&name, insns, ty, "GPL")
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+            .map_err(|e| super::verify::rejection(&e))?;
         return Ok(Loaded {
             rt,
             maps: Vec::new(),
@@ -254,7 +261,7 @@ pub fn load_with(
         Err(_) if !chosen.is_empty() => rt.load_object_with(&obj, &alone),
         Err(e) => Err(e),
     }
-    .map_err(|e| CliError::Failed(e.to_string()))?;
+    .map_err(|e| super::verify::rejection(&e))?;
     Ok(Loaded {
         rt,
         maps: l.maps,
@@ -287,11 +294,16 @@ fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 /// `oxbpf prog run`.
 pub fn run(a: RunArgs) -> Result<(), CliError> {
-    let l = load_with(&a.select, true, a.engine.builder())?;
+    let mut rt = Runtime::with_engine(a.engine.builder());
+    rt.set_verify(!a.no_verify);
+    let l = load_in(rt, &a.select, true)?;
     let prog = l
         .programs
         .first()
         .ok_or_else(|| CliError::Failed("no program loaded".into()))?;
+    if let Some(note) = &prog.verify_note {
+        eprintln!("oxbpf: warning: program {}: {note}", prog.func_name);
+    }
     let data = match (&a.data_in, &a.data_in_hex) {
         (Some(p), _) => read_in(p)?,
         (None, Some(h)) => input::parse_hex(h)?,

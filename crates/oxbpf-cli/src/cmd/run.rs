@@ -4,9 +4,10 @@ use crate::input;
 use crate::CliError;
 use clap::{Args, ValueEnum};
 use oxbpf::helpers::Registry;
-use oxbpf::interp::{Interpreter, RunError};
+use oxbpf::interp::{Interpreter, Mode, RunError};
 use oxbpf::isa::Located;
 use oxbpf::jit::{JitOptions, JitProgram};
+use oxbpf::verifier::{self, ctx::RawMem, VerifyConfig};
 use oxbpf::vm::RunContext;
 use std::io::Read;
 use std::path::PathBuf;
@@ -44,6 +45,11 @@ pub struct RunArgs {
     /// Print one JSON object: retval, mem (hex), trace, duration_ns, insns.
     #[arg(long)]
     json: bool,
+    /// Run without verifying first: memory accesses are checked at run time. By default
+    /// the program is verified (raw-memory type, `r1` = the input's size) and runs
+    /// unchecked.
+    #[arg(long)]
+    no_verify: bool,
 }
 
 /// The outcome of running a raw program.
@@ -64,6 +70,7 @@ fn execute(
     repeat: u64,
     budget: u64,
     engine: Engine,
+    verified: bool,
 ) -> Result<Outcome, CliError> {
     let helpers = Registry::standard();
     let budget = (budget != 0).then_some(budget);
@@ -72,6 +79,11 @@ fn execute(
         Engine::Interp => {
             let mut vm = Interpreter::new(prog, &helpers).map_err(|e| failed(&e))?;
             vm.set_budget(budget);
+            if verified {
+                // SAFETY: the verifier proved every access in bounds for r1 pointing to
+                // `mem_in.len()` bytes, which is what each run passes.
+                unsafe { vm.set_mode(Mode::Unchecked) };
+            }
             Box::new(move |ctx, mem| {
                 if mem.is_empty() {
                     vm.run(ctx, 0, 0)
@@ -81,7 +93,12 @@ fn execute(
             })
         }
         Engine::Jit => {
-            let opts = JitOptions::new().budget(budget);
+            let mut opts = JitOptions::new().budget(budget);
+            if verified {
+                // SAFETY: as for the interpreter: verified for r1 pointing to
+                // `mem_in.len()` bytes, which each run passes.
+                opts = unsafe { opts.unchecked() };
+            }
             let jit = JitProgram::compile(prog, &helpers, None, opts).map_err(|e| failed(&e))?;
             Box::new(move |ctx, mem| {
                 if mem.is_empty() {
@@ -115,6 +132,29 @@ fn execute(
     })
 }
 
+/// Verifies a raw program for `r1` pointing to `size` bytes (the raw-memory type).
+fn verify_raw(prog: &[Located], size: usize) -> Result<(), CliError> {
+    let raw = RawMem {
+        size: u32::try_from(size)
+            .map_err(|_| CliError::Usage(format!("input memory of {size} bytes is too large")))?,
+    };
+    let helpers = Registry::standard();
+    let config = VerifyConfig {
+        helpers: &helpers,
+        log_level: 1,
+        ..VerifyConfig::new(&raw)
+    };
+    verifier::verify(prog, &config).map(|_| ()).map_err(|e| {
+        CliError::Failed(format!(
+            "verifier rejected the program at insn {}: {} (run it unverified with \
+             --no-verify)\nverifier log:\n{}",
+            e.insn,
+            e.message,
+            e.log.trim_end()
+        ))
+    })
+}
+
 /// `oxbpf run PROGRAM`.
 pub fn run(a: RunArgs) -> Result<(), CliError> {
     let prog = input::load_program(&a.program)?;
@@ -123,7 +163,11 @@ pub fn run(a: RunArgs) -> Result<(), CliError> {
         (None, Some(p)) => input::read(p)?,
         (None, None) => Vec::new(),
     };
-    let out = execute(&prog, &mem, a.repeat, a.budget, a.engine)?;
+    let verified = !a.no_verify;
+    if verified {
+        verify_raw(&prog, mem.len())?;
+    }
+    let out = execute(&prog, &mem, a.repeat, a.budget, a.engine, verified)?;
     if a.json {
         let v = serde_json::json!({
             "retval": out.retval,
@@ -173,7 +217,8 @@ pub fn plugin(a: PluginArgs) -> Result<(), CliError> {
         Some(m) => input::parse_hex(m)?,
         None => Vec::new(),
     };
-    let out = execute(&prog, &mem, 1, 1_000_000, Engine::Interp)?;
+    // Conformance programs are run as given (checked), not verified.
+    let out = execute(&prog, &mem, 1, 1_000_000, Engine::Interp, false)?;
     println!("{:x}", out.retval);
     Ok(())
 }

@@ -24,12 +24,14 @@
 //! Ethernet header back zeroed in `data_out`; tc sees it from the Ethernet header.
 //! The same context is reused across `repeat` runs, and `duration_ns` is the mean.
 
+mod access;
 pub mod ctx;
 mod lowmem;
 mod packet;
 mod testrun;
 mod types;
 
+pub use access::TypeAccess;
 pub use ctx::{CtxField, CtxLayout, FieldAccess};
 pub use packet::{
     bpf_skb_load_bytes, bpf_skb_store_bytes, bpf_xdp_adjust_head, bpf_xdp_adjust_meta,
@@ -53,5 +55,7 @@ pub fn register_packet_helpers(registry: &mut Registry) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, target_os = "linux"))]
+mod tests_access;
 #[cfg(all(test, target_os = "linux"))]
 mod tests_kernel;

@@ -169,7 +169,9 @@ pub fn test_run(
             } else {
                 ctx_in.len()
             };
-            let mut mem = LowMem::new(len.max(1))?;
+            // The allocation always spans the whole struct (a tracepoint record's
+            // largest size): a verified program runs unchecked and may read any field.
+            let mut mem = LowMem::new((ty.ctx.size as usize).max(len).max(1))?;
             mem.write(0, ctx_in);
             let regions = ty.ctx.regions(mem.addr(), len as u32);
             let out = with_regions(rc, &regions, |rc| {

@@ -8,6 +8,7 @@ use crate::isa::Located;
 use crate::jit::{JitOptions, JitProgram};
 use crate::maps::MapError;
 use crate::program::{Engine, TestRunError};
+use crate::verifier::{Verified, VerifyError};
 use crate::vm::MapResolver;
 
 /// Errors of the runtime, each naming the object, program or map concerned.
@@ -63,6 +64,14 @@ pub enum RuntimeError {
         /// The engine's error.
         message: String,
     },
+    /// The verifier rejected the program.
+    #[error("program {prog}: verifier rejected it at insn {}: {}", .error.insn, .error.message)]
+    Verify {
+        /// Program name.
+        prog: String,
+        /// The verifier's error, with its log (level 1: the failing path and summary).
+        error: Box<VerifyError>,
+    },
     /// An initial prog array or map-in-map slot names something missing.
     #[error("map {map} slot {index}: {problem}")]
     Slot {
@@ -103,9 +112,21 @@ pub trait EngineBuilder: Send + Sync {
         helpers: &Registry,
         maps: &dyn MapResolver,
     ) -> Result<Arc<dyn Engine>, String>;
+    /// Loads a program the verifier accepted (`verified` holds its facts): an engine may
+    /// drop its run-time memory checks. The default builds the checked engine.
+    fn build_verified(
+        &self,
+        insns: &[Located],
+        helpers: &Registry,
+        maps: &dyn MapResolver,
+        verified: &Verified,
+    ) -> Result<Arc<dyn Engine>, String> {
+        let _ = verified;
+        self.build(insns, helpers, maps)
+    }
 }
 
-/// The interpreter in checked mode (programs are not verified).
+/// The interpreter: checked mode for unverified programs, unchecked for verified ones.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InterpBuilder;
 
@@ -121,6 +142,21 @@ impl EngineBuilder for InterpBuilder {
     ) -> Result<Arc<dyn Engine>, String> {
         let vm = Interpreter::with_maps(insns, helpers, maps).map_err(|e| e.to_string())?;
         debug_assert_eq!(vm.mode(), Mode::Checked);
+        Ok(Arc::new(vm))
+    }
+    fn build_verified(
+        &self,
+        insns: &[Located],
+        helpers: &Registry,
+        maps: &dyn MapResolver,
+        verified: &Verified,
+    ) -> Result<Arc<dyn Engine>, String> {
+        let _ = verified;
+        let mut vm = Interpreter::with_maps(insns, helpers, maps).map_err(|e| e.to_string())?;
+        // SAFETY: the verifier proved every memory access of `insns` in bounds for the
+        // program type's context, packet and the maps `maps` resolves, which is what the
+        // runtime's test_run hands the program.
+        unsafe { vm.set_mode(Mode::Unchecked) };
         Ok(Arc::new(vm))
     }
 }

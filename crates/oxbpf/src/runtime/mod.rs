@@ -33,6 +33,7 @@ mod error;
 mod memfuncs;
 mod objects;
 mod tag;
+mod verify;
 
 pub use dump::{c_type_name, func_signature};
 pub use error::{EngineBuilder, InterpBuilder, JitBuilder, RuntimeError};
@@ -161,6 +162,8 @@ pub struct Runtime {
     pins: Mutex<BTreeMap<String, Pinned>>,
     helpers: Registry,
     engine: Box<dyn EngineBuilder>,
+    /// Verify programs at load ([`Runtime::set_verify`]).
+    verify: bool,
 }
 
 impl Default for Runtime {
@@ -191,6 +194,7 @@ impl Runtime {
             pins: Mutex::new(BTreeMap::new()),
             helpers,
             engine,
+            verify: true,
         }
     }
 
@@ -493,14 +497,7 @@ impl Runtime {
             prog: p.name.clone(),
             message: e.to_string(),
         })?;
-        let resolver = IdMaps { maps };
-        let engine = self
-            .engine
-            .build(&decoded, &self.helpers, &resolver)
-            .map_err(|message| RuntimeError::Load {
-                prog: p.name.clone(),
-                message,
-            })?;
+        let v = self.verify_and_build(&p.name, &decoded, ty, maps, obj.is_gpl_compatible())?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
             id,
@@ -518,7 +515,9 @@ impl Runtime {
             func_info: p.func_info.clone(),
             line_info: p.line_info.clone(),
             functions,
-            engine,
+            verified: v.verified,
+            verify_note: v.note,
+            engine: v.engine,
             maps: reachable,
             tables: Arc::new(WeakTables(Arc::downgrade(&self.tables))),
         });
@@ -539,13 +538,8 @@ impl Runtime {
             prog: name.into(),
             message: e.to_string(),
         })?;
-        let engine = self
-            .engine
-            .build(&decoded, &self.helpers, &IdMaps { maps: &[] })
-            .map_err(|message| RuntimeError::Load {
-                prog: name.into(),
-                message,
-            })?;
+        let gpl = crate::object::license_is_gpl_compatible(license);
+        let v = self.verify_and_build(name, &decoded, ty, &[], gpl)?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
             id,
@@ -557,13 +551,15 @@ impl Runtime {
             insns,
             map_ids: Vec::new(),
             loaded_at: SystemTime::now(),
-            gpl_compatible: crate::object::license_is_gpl_compatible(license),
+            gpl_compatible: gpl,
             btf_id: 0,
             btf: None,
             func_info: Vec::new(),
             line_info: Vec::new(),
             functions: vec![(name.into(), 0)],
-            engine,
+            verified: v.verified,
+            verify_note: v.note,
+            engine: v.engine,
             maps: Vec::new(),
             tables: Arc::new(WeakTables(Arc::downgrade(&self.tables))),
         });
@@ -708,9 +704,13 @@ impl MapResolver for IdMaps<'_> {
     }
 }
 
+#[cfg(all(test, target_os = "linux"))]
+mod bench_verify;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_examples;
 #[cfg(all(test, target_os = "linux"))]
 mod tests_kernel;
+#[cfg(test)]
+mod tests_verify;

@@ -7,6 +7,7 @@ use crate::btf::{Btf, FuncInfo, LineInfo};
 use crate::isa::{self, Located};
 use crate::maps::Map;
 use crate::program::{self, Engine, ProgramType, TestRun, TestRunOutput};
+use crate::verifier::Verified;
 use crate::vm::{MemRegion, ProgramTable, RunContext, TraceLine};
 
 use super::{tag_hex, RuntimeError, Tables, WeakTables};
@@ -67,6 +68,12 @@ pub struct Program {
     pub line_info: Vec<LineInfo>,
     /// Function boundaries: (name, first slot).
     pub functions: Vec<(String, usize)>,
+    /// The verifier's result, computed once at load (`None`: loaded without
+    /// verification; the engine checks memory accesses at run time).
+    pub verified: Option<Arc<Verified>>,
+    /// Why the program was not verified although the runtime verifies (a verifier
+    /// precision gap); callers should warn.
+    pub verify_note: Option<String>,
     pub(super) engine: Arc<dyn Engine>,
     /// The maps the program references (kept alive with it).
     pub(super) maps: Vec<Arc<Map>>,

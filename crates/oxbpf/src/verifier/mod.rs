@@ -32,8 +32,9 @@
 //! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
 //! callbacks (`ld_imm64` of a function), BTF ids, dynptrs, iterators, spin locks,
 //! `BPF_LD_ABS`/`IND`; precision tracking and the kernel's scalar links with a constant
-//! delta (`r2 = r1 + 4` stays linked in the kernel); per-program-type context layouts other
-//! than XDP and the raw-memory type of `oxbpf run` (see [`ctx::CtxAccess`]).
+//! delta (`r2 = r1 + 4` stays linked in the kernel); map-in-map lookups (the runtime loads
+//! such programs unverified, with run-time checks). Context rules of the other program
+//! types come from their layouts in `program` (`ProgramType::ctx_access`).
 //!
 //! ```
 //! use oxbpf::isa;

@@ -35,7 +35,13 @@ fn example_xdp_programs_are_accepted() {
                 flags: m.map_flags,
             })
             .collect();
-        for p in obj.programs.iter().filter(|p| p.section == "xdp") {
+        // Programs calling undefined `mem*` functions are not loadable as compiled (the
+        // runtime links them first; its tests verify the linked form).
+        for p in obj
+            .programs
+            .iter()
+            .filter(|p| p.section == "xdp" && p.external_calls.is_empty())
+        {
             checked += 1;
             let bytes: Vec<u8> = p.insns.iter().flatten().copied().collect();
             let Ok(prog) = isa::decode(&bytes) else {

@@ -1,0 +1,210 @@
+//! Verification at load time: each program is verified once, against its maps, its
+//! type's context rules, its license and the runtime's helper registry; the result picks
+//! the engine's mode (verified: unchecked; not verified: checked) and is kept with the
+//! program, so repeated runs never verify again.
+
+use std::sync::Arc;
+
+use crate::isa::{Insn, LdPseudo, Located};
+use crate::maps::MapType;
+use crate::program::{Engine, ProgramType};
+use crate::verifier::{self, MapInfo, Verified, VerifyConfig, VerifyError};
+
+use super::{IdMaps, LoadedMap, Program, Runtime, RuntimeError};
+
+/// The verifier's description of a loaded map.
+pub(super) fn map_info(m: &LoadedMap) -> MapInfo {
+    let d = m.map.def();
+    MapInfo {
+        map_type: d.map_type as u32,
+        key_size: d.key_size,
+        value_size: d.value_size,
+        max_entries: d.max_entries,
+        flags: d.map_flags,
+    }
+}
+
+/// `insns` with map ids in `lddw` map references replaced by indices into `maps`, the
+/// form [`VerifyConfig::maps`] takes. A reference to an id not in `maps` keeps an index
+/// past the end, which the verifier rejects.
+fn ids_to_indices(insns: &[Located], maps: &[Arc<LoadedMap>]) -> Vec<Located> {
+    insns
+        .iter()
+        .map(|l| match l.insn {
+            Insn::LdImm64 {
+                dst,
+                pseudo: pseudo @ (LdPseudo::MapFd | LdPseudo::MapValue),
+                imm,
+                imm2,
+            } => {
+                let index = maps
+                    .iter()
+                    .position(|m| i64::from(m.id) == i64::from(imm))
+                    .unwrap_or(maps.len());
+                Located {
+                    slot: l.slot,
+                    insn: Insn::LdImm64 {
+                        dst,
+                        pseudo,
+                        imm: i32::try_from(index).unwrap_or(i32::MAX),
+                        imm2,
+                    },
+                }
+            }
+            _ => *l,
+        })
+        .collect()
+}
+
+/// Why a program whose type has a verifier model is nonetheless not verified: the
+/// verifier does not model map-in-map lookups (the kernel's lookup in an array or hash
+/// of maps yields an inner map pointer) nor callbacks, so it would reject programs the
+/// kernel accepts.
+fn precision_gap(insns: &[Located], maps: &[Arc<LoadedMap>]) -> Option<String> {
+    insns.iter().find_map(|l| match l.insn {
+        Insn::LdImm64 {
+            pseudo: LdPseudo::MapFd,
+            imm,
+            ..
+        } => {
+            let m = maps.iter().find(|m| i64::from(m.id) == i64::from(imm))?;
+            matches!(m.map.map_type(), MapType::ArrayOfMaps | MapType::HashOfMaps).then(|| {
+                format!(
+                    "uses map-in-map {}, which the verifier does not model yet: not verified, \
+                     runs with run-time memory checks",
+                    m.spec_name
+                )
+            })
+        }
+        Insn::LdImm64 {
+            pseudo: LdPseudo::Func,
+            ..
+        } => Some(
+            "passes a callback (ld_imm64 of a function), which the verifier does not model \
+             yet: not verified, runs with run-time memory checks"
+                .into(),
+        ),
+        _ => None,
+    })
+}
+
+/// What loading decided about verification.
+pub(super) struct Verification {
+    /// The engine to run the program on.
+    pub engine: Arc<dyn Engine>,
+    /// The verifier's result if the program was verified.
+    pub verified: Option<Arc<Verified>>,
+    /// Why a program was not verified although the runtime verifies.
+    pub note: Option<String>,
+}
+
+impl Runtime {
+    /// Whether programs loaded from now on are verified (the default). Without
+    /// verification they run in the engine's checked mode.
+    pub fn set_verify(&mut self, verify: bool) {
+        self.verify = verify;
+    }
+
+    /// Whether loading verifies programs.
+    pub fn verifies(&self) -> bool {
+        self.verify
+    }
+
+    /// Verifies a loaded program (again) with a log at `log_level`, against the maps it
+    /// references, its type, its license and this runtime's helpers — what loading does,
+    /// for tools that want the log (`oxbpf verify`). `None` if the type has no verifier
+    /// model (raw memory: verify with [`crate::verifier::ctx::RawMem`]).
+    pub fn verify_program(
+        &self,
+        prog: &Program,
+        log_level: u32,
+    ) -> Option<Result<Verified, VerifyError>> {
+        let access = prog.prog_type.ctx_access()?;
+        let maps: Vec<Arc<LoadedMap>> = prog
+            .map_ids
+            .iter()
+            .filter_map(|&id| self.map_by_id(id))
+            .collect();
+        let infos: Vec<MapInfo> = maps.iter().map(|m| map_info(m)).collect();
+        let config = VerifyConfig {
+            maps: &infos,
+            helpers: &self.helpers,
+            gpl: prog.gpl_compatible,
+            log_level,
+            ..VerifyConfig::new(&access)
+        };
+        Some(verifier::verify(
+            &ids_to_indices(&prog.decoded(), &maps),
+            &config,
+        ))
+    }
+
+    /// Why loading would not verify `prog` although its type has a model (a verifier
+    /// precision gap), if so.
+    pub fn verify_gap(&self, prog: &Program) -> Option<String> {
+        let maps: Vec<Arc<LoadedMap>> = prog
+            .map_ids
+            .iter()
+            .filter_map(|&id| self.map_by_id(id))
+            .collect();
+        precision_gap(&prog.decoded(), &maps)
+    }
+
+    /// Verifies `decoded` (map references by id, resolved through `maps`) if this runtime
+    /// verifies and the type has a context model, then builds the engine: unchecked if
+    /// verified, checked otherwise.
+    pub(super) fn verify_and_build(
+        &self,
+        name: &str,
+        decoded: &[Located],
+        ty: &'static ProgramType,
+        maps: &[Arc<LoadedMap>],
+        gpl: bool,
+    ) -> Result<Verification, RuntimeError> {
+        let resolver = IdMaps { maps };
+        let load_err = |message| RuntimeError::Load {
+            prog: name.into(),
+            message,
+        };
+        let note = if self.verify {
+            precision_gap(decoded, maps)
+        } else {
+            None
+        };
+        let access = ty.ctx_access().filter(|_| self.verify && note.is_none());
+        let Some(access) = access else {
+            let engine = self
+                .engine
+                .build(decoded, &self.helpers, &resolver)
+                .map_err(load_err)?;
+            return Ok(Verification {
+                engine,
+                verified: None,
+                note,
+            });
+        };
+        let infos: Vec<MapInfo> = maps.iter().map(|m| map_info(m)).collect();
+        let config = VerifyConfig {
+            maps: &infos,
+            helpers: &self.helpers,
+            gpl,
+            log_level: 1,
+            ..VerifyConfig::new(&access)
+        };
+        let verified = verifier::verify(&ids_to_indices(decoded, maps), &config).map_err(|e| {
+            RuntimeError::Verify {
+                prog: name.into(),
+                error: Box::new(e),
+            }
+        })?;
+        let engine = self
+            .engine
+            .build_verified(decoded, &self.helpers, &resolver, &verified)
+            .map_err(load_err)?;
+        Ok(Verification {
+            engine,
+            verified: Some(Arc::new(verified)),
+            note: None,
+        })
+    }
+}
