@@ -181,4 +181,20 @@ impl EngineBuilder for JitBuilder {
         debug_assert_eq!(jit.options().mode(), Mode::Checked);
         Ok(Arc::new(jit))
     }
+
+    fn build_verified(
+        &self,
+        insns: &[Located],
+        helpers: &Registry,
+        maps: &dyn MapResolver,
+        verified: &Verified,
+    ) -> Result<Arc<dyn Engine>, String> {
+        let _ = verified;
+        // SAFETY: as for the interpreter above: the verifier proved every access in bounds
+        // for what the runtime's test_run hands the program.
+        let opts = unsafe { JitOptions::new().unchecked() };
+        let jit =
+            JitProgram::compile(insns, helpers, Some(maps), opts).map_err(|e| e.to_string())?;
+        Ok(Arc::new(jit))
+    }
 }
