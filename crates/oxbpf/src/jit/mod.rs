@@ -21,7 +21,7 @@
 //!   random `key` (shift counts, at most 6 bits, and memory offsets are left as they are).
 //!
 //! Helpers run BPF callbacks (`bpf_loop`...) through the run's
-//! [`CallbackHook`](crate::vm::CallbackHook), and a tail call `bpf_tail_call` leaves in the
+//! [`CallbackHook`], and a tail call `bpf_tail_call` leaves in the
 //! context is performed as the interpreter does: right after the helper returns, compiled
 //! code calls into Rust, which runs the target (a `JitProgram` through its own entry, or an
 //! [`Interpreter`](crate::interp::Interpreter)) in the current call frame on the
