@@ -458,7 +458,7 @@ impl Gen<'_> {
     /// `if cond skip k` followed by `k` instructions.
     fn branch(&mut self, depth: usize) {
         let at = self.out.len();
-        self.out.push(Insn::Exit); // placeholder
+        self.out.push(Insn::Exit); // patched into the jump once its target is known
         let start = self.out.len();
         let n = 1 + self.rng.below(4) as usize;
         self.straight(n, depth + 1);
@@ -609,7 +609,7 @@ fn faulting_program(rng: &mut Rng) -> Vec<Insn> {
     let body = 5 + g.rng.below(40) as usize;
     g.straight(body, 0);
     let call_at = g.rng.chance(1, 3).then(|| {
-        g.out.push(Insn::Exit); // placeholder for the call
+        g.out.push(Insn::Exit); // patched into the call once the callee is laid out
         g.out.len() - 1
     });
     if g.rng.chance(1, 40) {
