@@ -38,3 +38,4 @@ fi
 build subprog.c subprog-classifier.o -g -DTC_SEC=\"classifier\"
 build btf_maps.c btf_maps-classifier.o -g -DTC_SEC=\"classifier\"
 echo "built: $(ls *.o | tr '\n' ' ')"
+build xdp_frags.c xdp_frags.o -g

@@ -1,6 +1,6 @@
 //! The packet a run works on, and the helpers that move or copy it: `xdp_adjust_head`
 //! (44), `xdp_adjust_meta` (54), `xdp_adjust_tail` (65), `skb_load_bytes` (26),
-//! `skb_store_bytes` (9).
+//! `skb_store_bytes` (9); the XDP multi-buffer helpers (188-190) are in `frags.rs`.
 //!
 //! The state lives in a thread-local set by `test_run` for the duration of the run (the
 //! engines run the program on the calling thread, and a tail call keeps the same
@@ -58,6 +58,9 @@ pub(crate) struct PacketState {
     pub direct: bool,
     /// The packet region currently registered for checked mode.
     pub region: Option<MemRegion>,
+    /// XDP multi-buffer fragments after the linear area (`skb_shared_info.frags`), each
+    /// at most a page; empty when the buffer is linear (`XDP_FLAGS_HAS_FRAGS` clear).
+    pub frags: Vec<Vec<u8>>,
 }
 
 impl PacketState {
@@ -127,7 +130,11 @@ impl Drop for CurrentPacket {
 }
 
 /// Runs `f` on the current packet if `ctx_arg` is its context, else returns `-EINVAL`.
-fn with_packet(ctx_arg: u64, kind: PacketKind, f: impl FnOnce(&mut PacketState) -> u64) -> u64 {
+pub(super) fn with_packet(
+    ctx_arg: u64,
+    kind: PacketKind,
+    f: impl FnOnce(&mut PacketState) -> u64,
+) -> u64 {
     let p = CURRENT.with(|c| c.get());
     if p.is_null() {
         return neg_errno(crate::helpers::errno::EINVAL);
@@ -141,8 +148,8 @@ fn with_packet(ctx_arg: u64, kind: PacketKind, f: impl FnOnce(&mut PacketState) 
     f(state)
 }
 
-const EINVAL: i64 = crate::helpers::errno::EINVAL;
-const EFAULT: i64 = crate::helpers::errno::EFAULT;
+pub(super) const EINVAL: i64 = crate::helpers::errno::EINVAL;
+pub(super) const EFAULT: i64 = crate::helpers::errno::EFAULT;
 const EACCES: i64 = 13;
 
 fn metalen_invalid(len: u64) -> bool {
@@ -210,7 +217,9 @@ pub extern "C" fn bpf_xdp_adjust_meta(
 }
 
 /// `bpf_xdp_adjust_tail(xdp_md *ctx, int delta)`: moves `data_end`; grown bytes are
-/// zeroed, the packet keeps `ETH_HLEN` bytes and cannot reach the tailroom.
+/// zeroed, the packet keeps `ETH_HLEN` bytes and cannot reach the tailroom. A
+/// multi-buffer packet grows or shrinks at its last fragment instead
+/// ([`super::frags::adjust_tail`]).
 pub extern "C" fn bpf_xdp_adjust_tail(
     ctx: u64,
     delta: u64,
@@ -221,6 +230,9 @@ pub extern "C" fn bpf_xdp_adjust_tail(
 ) -> u64 {
     with_packet(ctx, PacketKind::Xdp, |s| {
         let delta = delta as i32 as i64;
+        if !s.frags.is_empty() {
+            return super::frags::adjust_tail(s, delta, rc);
+        }
         let end = (s.data_end as i64).wrapping_add(delta) as u64;
         if end > s.hard_end || end < s.data + ETH_HLEN as u64 {
             return neg_errno(EINVAL);
@@ -300,7 +312,7 @@ pub extern "C" fn bpf_skb_store_bytes(
     })
 }
 
-const XDP_ONLY: &[u32] = &[pt::XDP];
+pub(super) const XDP_ONLY: &[u32] = &[pt::XDP];
 const SKB_TYPES: &[u32] = &[
     pt::SOCKET_FILTER,
     pt::SCHED_CLS,
@@ -353,4 +365,19 @@ pub const PACKET_HELPERS: &[Helper] = &[
     kernel_helper(44, bpf_xdp_adjust_head, ADJUST),
     kernel_helper(54, bpf_xdp_adjust_meta, ADJUST),
     kernel_helper(65, bpf_xdp_adjust_tail, ADJUST),
+    kernel_helper(
+        188,
+        super::frags::bpf_xdp_get_buff_len,
+        super::frags::GET_BUFF_LEN,
+    ),
+    kernel_helper(
+        189,
+        super::frags::bpf_xdp_load_bytes,
+        super::frags::LOAD_BYTES,
+    ),
+    kernel_helper(
+        190,
+        super::frags::bpf_xdp_store_bytes,
+        super::frags::STORE_BYTES,
+    ),
 ];

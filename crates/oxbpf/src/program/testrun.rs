@@ -10,10 +10,11 @@ use crate::interp::{Interpreter, RunError};
 use crate::vm::{MemRegion, RunContext};
 
 use super::ctx::{sk_buff as s, xdp_md, PT_REGS_SIZE};
+use super::frags::{split_frags, MAX_SKB_FRAGS, XDP_FRAG_SIZE};
 use super::lowmem::LowMem;
 use super::packet::{
-    CurrentPacket, PacketKind, PacketState, ETH_HLEN, SKB_HEADROOM, XDP_FRAME_LEN, XDP_META_MAX,
-    XDP_PACKET_HEADROOM, XDP_TAILROOM,
+    CurrentPacket, PacketKind, PacketState, ETH_HLEN, SKB_HEADROOM, XDP_FRAME_LEN, XDP_FRAME_SIZE,
+    XDP_META_MAX, XDP_PACKET_HEADROOM, XDP_TAILROOM,
 };
 use super::types::{ProgramType, RunInput};
 
@@ -85,9 +86,20 @@ pub enum TestRunError {
         /// What is wrong.
         reason: String,
     },
-    /// Data larger than the frame (`EMSGSIZE`; XDP multi-buffer frames are not modelled).
+    /// Data larger than an skb's linear frame (`EINVAL`, from `bpf_test_init`).
     #[error("{prog_type} test run: data_in has {size} bytes, at most {max} fit")]
     TooBig {
+        /// Program type name.
+        prog_type: &'static str,
+        /// Bytes given.
+        size: usize,
+        /// Bytes that fit.
+        max: usize,
+    },
+    /// XDP data that needs more than `MAX_SKB_FRAGS` fragments (`ENOMEM`, as the kernel
+    /// answers when it runs out of fragment slots).
+    #[error("{prog_type} test run: data_in has {size} bytes, at most {max} fit in the linear part and {} fragments", super::frags::MAX_SKB_FRAGS)]
+    TooManyFrags {
         /// Program type name.
         prog_type: &'static str,
         /// Bytes given.
@@ -121,7 +133,8 @@ impl TestRunError {
     pub fn errno(&self) -> i32 {
         match self {
             TestRunError::Invalid { .. } => libc::EINVAL,
-            TestRunError::TooBig { .. } => libc::EMSGSIZE,
+            TestRunError::TooBig { .. } => libc::EINVAL,
+            TestRunError::TooManyFrags { .. } => libc::ENOMEM,
             TestRunError::NotSupported { .. } => libc::EOPNOTSUPP,
             TestRunError::Memory(_) => libc::ENOMEM,
             TestRunError::Run { .. } => libc::EFAULT,
@@ -270,9 +283,11 @@ fn run_xdp(
     if size < ETH_HLEN {
         return Err(invalid("data_in is shorter than an Ethernet header"));
     }
-    // `ctx_in`: data_meta must be 0, data the metadata length, data_end the size.
+    // `ctx_in`: data_meta must be 0, data the metadata length, data_end the end of the
+    // linear part (at most the data_in size; the rest goes to fragments).
     let mut ctx = [0u8; xdp_md::SIZE as usize];
     let mut metalen = 0usize;
+    let mut linear = size;
     if let Some(c) = run.ctx_in {
         if c.len() > ctx.len() {
             return Err(invalid("ctx_in is larger than struct xdp_md"));
@@ -283,21 +298,27 @@ fn run_xdp(
             u32_at(&ctx, xdp_md::DATA_END),
             u32_at(&ctx, xdp_md::DATA_META),
         );
-        if (end as usize) < size && meta == 0 && data <= end {
-            return Err(TestRunError::NotSupported {
-                prog_type: ty.bpftool_name,
-                what: "XDP multi-buffer frames (ctx_in data_end below the data_in size)",
-            });
-        }
-        if meta != 0 || end as usize != size || data > end || data & 3 != 0 {
+        if meta != 0 || end as usize > size || data > end || data & 3 != 0 {
             return Err(invalid(
-                "ctx_in must have data_meta 0, data_end = data_in size, data = metadata length",
+                "ctx_in must have data_meta 0, data = metadata length <= data_end <= data_in size",
             ));
         }
-        if data as usize > XDP_META_MAX {
-            return Err(invalid("metadata longer than 255 bytes"));
+        if data as usize > XDP_META_MAX || data as usize > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE {
+            return Err(invalid(
+                "metadata longer than 216 bytes (the headroom less struct xdp_frame)",
+            ));
         }
         metalen = data as usize;
+        linear = end as usize;
+    }
+    if size - metalen < ETH_HLEN {
+        return Err(invalid(
+            "data_in after the metadata is shorter than an Ethernet header",
+        ));
+    }
+    let headroom = XDP_PACKET_HEADROOM - metalen;
+    linear = linear.min(XDP_FRAME_LEN - headroom - XDP_TAILROOM);
+    if run.ctx_in.is_some() {
         // Only the loopback device (ifindex 1) exists here, with one queue.
         let ifindex = u32_at(&ctx, xdp_md::INGRESS_IFINDEX);
         if ifindex > 1 {
@@ -307,19 +328,15 @@ fn run_xdp(
             return Err(invalid("rx_queue_index and egress_ifindex must be 0"));
         }
     }
-    let headroom = XDP_PACKET_HEADROOM - metalen;
-    let max = XDP_FRAME_LEN - headroom - XDP_TAILROOM;
-    if size > max {
-        return Err(TestRunError::TooBig {
-            prog_type: ty.bpftool_name,
-            size,
-            max,
-        });
-    }
+    let frags = split_frags(&run.data_in[linear..]).ok_or(TestRunError::TooManyFrags {
+        prog_type: ty.bpftool_name,
+        size,
+        max: XDP_FRAME_LEN - headroom - XDP_TAILROOM + MAX_SKB_FRAGS * XDP_FRAG_SIZE,
+    })?;
     let mut mem = LowMem::new(FRAME_OFF + XDP_FRAME_LEN)?;
     let base = mem.addr();
     let hard_start = base + FRAME_OFF as u64;
-    mem.write(FRAME_OFF + headroom, run.data_in);
+    mem.write(FRAME_OFF + headroom, &run.data_in[..linear]);
     // The program reads the loopback device's ifindex unless ctx_in named one (which can
     // only be 1 here).
     mem.write(0, &ctx);
@@ -331,9 +348,10 @@ fn run_xdp(
         hard_end: hard_start + (XDP_FRAME_LEN - XDP_TAILROOM) as u64,
         data_meta: hard_start + headroom as u64,
         data: hard_start + (headroom + metalen) as u64,
-        data_end: hard_start + (headroom + size) as u64,
+        data_end: hard_start + (headroom + linear) as u64,
         direct: true,
         region: None,
+        frags,
     };
     state.sync(rc);
     let ctx_regions = ty.ctx.regions(base, xdp_md::SIZE);
@@ -351,12 +369,16 @@ fn run_xdp(
     rc.clear_packet();
     let out = result?;
     let off = |a: u64| (a - base) as usize;
-    let data_out = mem
+    // data_out: the linear part from data_meta, then the fragments, as `bpf_test_finish`.
+    let mut data_out = mem
         .read(
             off(state.data_meta),
             (state.data_end - state.data_meta) as usize,
         )
         .unwrap_or_default();
+    for f in &state.frags {
+        data_out.extend_from_slice(f);
+    }
     // ctx_out: offsets relative to data_meta, the rest as given.
     ctx[xdp_md::DATA as usize..][..4]
         .copy_from_slice(&((state.data - state.data_meta) as u32).to_ne_bytes());
@@ -531,6 +553,7 @@ fn run_skb(
         data_end,
         direct,
         region: None,
+        frags: Vec::new(),
     };
     state.sync(rc);
     let ctx_regions = ty.ctx.regions(base, s::SIZE);

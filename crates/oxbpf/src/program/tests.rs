@@ -122,8 +122,14 @@ fn repeat_reuses_the_context() {
 }
 
 #[test]
-fn oversized_packets_are_refused() {
-    let e = run("xdp", "r0 = 2\nexit", &vec![0u8; 3521], None).unwrap_err();
-    assert_eq!(e.errno(), libc::EMSGSIZE);
-    assert!(run("xdp", "r0 = 2\nexit", &vec![0u8; 3520], None).is_ok());
+fn oversized_xdp_packets_go_to_fragments_up_to_max_skb_frags() {
+    // data_end - data: the linear part only.
+    let src = "r2 = *(u32 *)(r1 + 0)\nr0 = *(u32 *)(r1 + 4)\nr0 -= r2\nexit";
+    let o = run("xdp", src, &vec![7u8; 3521], None).unwrap();
+    assert_eq!((o.retval, o.data_out.len()), (3520, 3521));
+    let most = 3520 + MAX_SKB_FRAGS * XDP_FRAG_SIZE;
+    let o = run("xdp", src, &vec![7u8; most], None).unwrap();
+    assert_eq!((o.retval, o.data_out), (3520, vec![7u8; most]));
+    let e = run("xdp", src, &vec![0u8; most + 1], None).unwrap_err();
+    assert_eq!(e.errno(), libc::ENOMEM);
 }

@@ -47,6 +47,9 @@ pub struct Program {
     pub section: String,
     /// The program type.
     pub prog_type: &'static ProgramType,
+    /// `BPF_PROG_LOAD` flags the section implies (`xdp.frags`: `BPF_F_XDP_HAS_FRAGS`,
+    /// `.s` sections: `BPF_F_SLEEPABLE`), as libbpf passes them to the kernel.
+    pub prog_flags: u32,
     /// The kernel's tag: the hash ([`TagHash::default`](super::TagHash), as current kernels) of the
     /// instructions with map immediates zeroed.
     pub tag: [u8; 8],

@@ -89,6 +89,7 @@ impl KernelObject {
         kernel::Program::load(&ProgLoad {
             license: &self.obj.license,
             expected_attach_type: kind.expected_attach_type.unwrap_or(0),
+            prog_flags: crate::program::load_flags(&kind),
             name: &pname,
             btf: self.btf.as_ref().map(|b| ProgBtf {
                 btf_fd: b.as_fd(),
@@ -128,7 +129,7 @@ fn our_entries(l: &LoadedObject, name: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
 fn kernel_run(p: &kernel::Program, data: &[u8]) -> kernel::TestRunOutput {
     p.test_run(&kernel::TestRun {
         data_in: data,
-        data_out_capacity: 4096,
+        data_out_capacity: data.len() + 4096,
         ..kernel::TestRun::default()
     })
     .unwrap()
@@ -232,6 +233,17 @@ fn protocol_counter_matches_the_kernel() {
     arp[13] = 0x06;
     let pkts = [ipv4(6), ipv4(17), v6, ipv4(6), arp, ipv4(6)[..20].to_vec()];
     compare_object("proto_count.o", "count_proto", &pkts, &["proto_counts"]);
+}
+
+#[test]
+fn xdp_frags_trailer_strip_matches_the_kernel() {
+    // Linear, linear + 4-byte fragment (freed by the strip), several fragments, the
+    // trailer split across the last two fragments, and too short.
+    let pkts: Vec<Vec<u8>> = [64usize, 3524, 4000, 9000, 20000, 3520 + 4096 + 2, 17]
+        .iter()
+        .map(|&n| (0..n).map(|i| (i * 31 + i / 97) as u8).collect())
+        .collect();
+    compare_object("xdp_frags.o", "strip_trailer", &pkts, &["frag_stats"]);
 }
 
 #[test]
