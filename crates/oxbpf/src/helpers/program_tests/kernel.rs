@@ -13,7 +13,7 @@ use super::misc::{check_strings, rodata_map, strings_rodata, RINGBUF, RINGBUF_EX
 use super::*;
 use crate::kernel::{self, MapCreate, ProgLoad, Program, TestRun};
 
-fn available() -> bool {
+pub(super) fn available() -> bool {
     match kernel::available() {
         Ok(()) => true,
         Err(reason) => {
@@ -123,7 +123,7 @@ fn kernel_results(results: &kernel::Map) -> Vec<i64> {
 
 /// Runs `src` with fresh copies of `maps` (from `make`) in the kernel and in the
 /// interpreter; returns (kernel results, oxbpf results) after checking `r0` agrees.
-fn both(src: &str, make: impl Fn() -> Vec<Arc<Map>>) -> (Vec<i64>, Vec<i64>) {
+pub(super) fn both(src: &str, make: impl Fn() -> Vec<Arc<Map>>) -> (Vec<i64>, Vec<i64>) {
     let ours = make();
     let kmaps: Vec<kernel::Map> = make().iter().map(|m| kernel_map(m)).collect();
     let prog = kernel_load(src, &kmaps);
@@ -139,7 +139,7 @@ fn both(src: &str, make: impl Fn() -> Vec<Arc<Map>>) -> (Vec<i64>, Vec<i64>) {
 }
 
 /// Builds a fresh set of maps for one side of a comparison.
-type MakeMaps = fn() -> Vec<Arc<Map>>;
+pub(super) type MakeMaps = fn() -> Vec<Arc<Map>>;
 
 #[test]
 fn map_sequences_match_the_kernel() {

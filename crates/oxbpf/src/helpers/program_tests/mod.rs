@@ -3,6 +3,8 @@
 
 mod callbacks;
 #[cfg(target_os = "linux")]
+mod errnos;
+#[cfg(target_os = "linux")]
 mod kernel;
 mod maps;
 mod misc;
