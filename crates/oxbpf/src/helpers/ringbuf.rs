@@ -7,15 +7,15 @@
 //! verifier would reject the program), and records left reserved are discarded when the
 //! run ends.
 //!
-//! `perf_event_output` here is the generic form (tracing programs): `flags` holds only an
-//! index or `BPF_F_CURRENT_CPU` (the CPU set with `maps::set_current_cpu`). The packet
-//! forms that copy `BPF_F_CTXLEN_MASK` bytes of the packet (skb/XDP programs) belong to the
-//! program types.
+//! `perf_event_output`: `flags` holds an index or `BPF_F_CURRENT_CPU` (the CPU set with
+//! `maps::set_current_cpu`); called with the context of a packet run (skb/XDP test runs)
+//! it is the kernel's packet form (`bpf_skb_event_output`/`bpf_xdp_event_output`), which
+//! also takes `BPF_F_CTXLEN_MASK` and appends that many packet bytes to the sample.
 
-use super::errno::EFAULT;
+use super::errno::{EFAULT, EINVAL};
 use super::map::map_arg;
 use super::{kernel_helper, neg_errno, ArgKind, Helper, HelperProto, RetKind};
-use crate::maps::{ringbuf_discard, ringbuf_submit};
+use crate::maps::{ringbuf_discard, ringbuf_submit, BPF_F_CTXLEN_MASK, BPF_F_INDEX_MASK};
 use crate::vm::{Access, Fault, FaultKind, RunContext};
 
 /// `long bpf_ringbuf_output(void *ringbuf, void *data, u64 size, u64 flags)`: copies
@@ -121,7 +121,7 @@ pub extern "C" fn bpf_ringbuf_query(
 /// u64 size)`: appends `size` bytes to the perf channel chosen by `flags`. 0, -EINVAL,
 /// -E2BIG (index), -ENOENT (no reader on that channel), -ENOSPC (channel full).
 pub extern "C" fn bpf_perf_event_output(
-    _ctx: u64,
+    prog_ctx: u64,
     map: u64,
     flags: u64,
     data: u64,
@@ -139,7 +139,16 @@ pub extern "C" fn bpf_perf_event_output(
         // address space); the slice is used only during this call.
         unsafe { std::slice::from_raw_parts(data as usize as *const u8, size as usize) }
     };
-    m.perf_event_output(flags, bytes) as u64
+    let ctxlen = (flags & BPF_F_CTXLEN_MASK) >> 32;
+    match crate::program::ctx_packet_bytes(prog_ctx, ctxlen) {
+        // Packet form: unknown flag bits first, then a packet shorter than ctxlen.
+        Some(_) if flags & !(BPF_F_CTXLEN_MASK | BPF_F_INDEX_MASK) != 0 => neg_errno(EINVAL),
+        Some(None) => neg_errno(EFAULT),
+        Some(Some(pkt)) => {
+            m.perf_event_output_parts(flags & BPF_F_INDEX_MASK, &[bytes, &pkt]) as u64
+        }
+        None => m.perf_event_output(flags, bytes) as u64,
+    }
 }
 
 const RO_MEM: ArgKind = ArgKind::PtrToMem {

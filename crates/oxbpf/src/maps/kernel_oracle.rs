@@ -386,6 +386,41 @@ fn queue_stack_and_lpm_operations_match_the_kernel() {
     );
 }
 
+#[test]
+fn lru_percpu_hash_and_ringbuf_operations_match_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let n = kernel_possible_cpus() as usize;
+    let val = |i: u8| -> Vec<u8> { (0..n * 8).map(|b| (b as u8).wrapping_mul(i)).collect() };
+    let ops = vec![
+        Op::Lookup(k32(1)),
+        Op::Delete(k32(1)),
+        Op::Update(k32(1), val(1), BPF_EXIST),
+        Op::Update(k32(1), val(1), BPF_NOEXIST),
+        Op::Update(k32(1), val(2), BPF_NOEXIST),
+        Op::Update(k32(1), val(3), BPF_EXIST),
+        Op::Update(k32(1), val(3), 3),
+        Op::Update(k32(1), val(3), BPF_F_LOCK),
+        Op::Lookup(k32(1)),
+        Op::Update(k32(2), val(4), BPF_ANY),
+        Op::Lookup(k32(2)),
+        Op::NextKey(Some(k32(99))),
+        Op::Delete(k32(2)),
+        Op::Delete(k32(2)),
+    ];
+    compare(&MapDef::new(MapType::LruPercpuHash, 4, 8, 64), &ops, false);
+    // Ring buffers have no elements for user space: every element command fails.
+    let rb = vec![
+        Op::Lookup(vec![]),
+        Op::Update(vec![], vec![], BPF_ANY),
+        Op::Delete(vec![]),
+        Op::NextKey(None),
+        Op::Freeze,
+    ];
+    compare(&MapDef::new(MapType::RingBuf, 0, 0, 4096), &rb, true);
+}
+
 struct OneMap(Vec<Arc<Map>>);
 
 impl IdResolver for OneMap {
@@ -405,61 +440,66 @@ fn fd_array_errnos_match_the_kernel() {
     let tmpl = MapDef::new(MapType::Array, 4, 8, 2);
     let k_inner = kcreate(&tmpl, None).expect("inner");
     let k_wrong = kcreate(&MapDef::new(MapType::Array, 4, 8, 3), None).expect("wrong");
-    let o_inner = Map::new(&tmpl).expect("inner");
-    o_inner.set_id(1);
-    let o_wrong = Map::new(&MapDef::new(MapType::Array, 4, 8, 3)).expect("wrong");
-    o_wrong.set_id(2);
-    let outer = MapDef::new(MapType::ArrayOfMaps, 4, 4, 2);
-    let k_outer = kcreate(&outer, Some(&k_inner)).expect("outer");
-    let o_outer = Map::new(&outer.clone().with_inner(tmpl)).expect("outer");
-    o_outer.set_resolver(Arc::new(OneMap(vec![o_inner, o_wrong])));
-    // (operation, key, which inner: 1 = matching, 2 = wrong shape, 3 = bad fd/id, flags)
-    let cases: &[(Cmd, u32, u32, u64)] = &[
-        (Cmd::MapLookupElem, 0, 0, 0),
-        (Cmd::MapUpdateElem, 0, 1, BPF_ANY),
-        (Cmd::MapUpdateElem, 0, 1, BPF_NOEXIST),
-        (Cmd::MapUpdateElem, 0, 1, BPF_EXIST),
-        (Cmd::MapUpdateElem, 2, 1, BPF_ANY),
-        (Cmd::MapUpdateElem, 1, 2, BPF_ANY),
-        (Cmd::MapUpdateElem, 1, 3, BPF_ANY),
-        (Cmd::MapUpdateElem, 2, 3, BPF_ANY),
-        (Cmd::MapUpdateElem, 1, 3, BPF_EXIST),
-        (Cmd::MapUpdateElem, 2, 2, BPF_ANY),
-        (Cmd::MapLookupElem, 0, 0, 0),
-        (Cmd::MapLookupElem, 1, 0, 0),
-        (Cmd::MapLookupElem, 5, 0, 0),
-        (Cmd::MapDeleteElem, 1, 0, 0),
-        (Cmd::MapDeleteElem, 5, 0, 0),
-        (Cmd::MapDeleteElem, 0, 0, 0),
-        (Cmd::MapDeleteElem, 0, 0, 0),
-    ];
-    for &(cmd, key, which, flags) in cases {
-        let kkey = key.to_ne_bytes();
-        let mut kval = match which {
-            1 => k_inner.as_raw_fd() as u32,
-            2 => k_wrong.as_raw_fd() as u32,
-            3 => 9999,
-            _ => 0,
+    // Array of maps and hash of maps (whose third key does not fit: E2BIG).
+    for outer_type in [MapType::ArrayOfMaps, MapType::HashOfMaps] {
+        let outer = MapDef::new(outer_type, 4, 4, 2);
+        let o_inner = Map::new(&tmpl).expect("inner");
+        o_inner.set_id(1);
+        let o_wrong = Map::new(&MapDef::new(MapType::Array, 4, 8, 3)).expect("wrong");
+        o_wrong.set_id(2);
+        let k_outer = kcreate(&outer, Some(&k_inner)).expect("outer");
+        let o_outer = Map::new(&outer.clone().with_inner(tmpl.clone())).expect("outer");
+        o_outer.set_resolver(Arc::new(OneMap(vec![o_inner, o_wrong])));
+        // (operation, key, which inner: 1 = matching, 2 = wrong shape, 3 = bad fd/id, flags)
+        let cases: &[(Cmd, u32, u32, u64)] = &[
+            (Cmd::MapLookupElem, 0, 0, 0),
+            (Cmd::MapUpdateElem, 0, 1, BPF_ANY),
+            (Cmd::MapUpdateElem, 0, 1, BPF_NOEXIST),
+            (Cmd::MapUpdateElem, 0, 1, BPF_EXIST),
+            (Cmd::MapUpdateElem, 2, 1, BPF_ANY),
+            (Cmd::MapUpdateElem, 1, 2, BPF_ANY),
+            (Cmd::MapUpdateElem, 1, 3, BPF_ANY),
+            (Cmd::MapUpdateElem, 2, 3, BPF_ANY),
+            (Cmd::MapUpdateElem, 1, 3, BPF_EXIST),
+            (Cmd::MapUpdateElem, 2, 2, BPF_ANY),
+            (Cmd::MapUpdateElem, 1, 1, BPF_ANY),
+            (Cmd::MapUpdateElem, 1, 1, 4),
+            (Cmd::MapLookupElem, 0, 0, 0),
+            (Cmd::MapLookupElem, 1, 0, 0),
+            (Cmd::MapLookupElem, 5, 0, 0),
+            (Cmd::MapDeleteElem, 1, 0, 0),
+            (Cmd::MapDeleteElem, 5, 0, 0),
+            (Cmd::MapDeleteElem, 0, 0, 0),
+            (Cmd::MapDeleteElem, 0, 0, 0),
+        ];
+        for &(cmd, key, which, flags) in cases {
+            let kkey = key.to_ne_bytes();
+            let mut kval = match which {
+                1 => k_inner.as_raw_fd() as u32,
+                2 => k_wrong.as_raw_fd() as u32,
+                3 => 9999,
+                _ => 0,
+            }
+            .to_ne_bytes();
+            // Delete takes no value pointer (the kernel checks unused attr fields are zero).
+            let vptr = if cmd == Cmd::MapDeleteElem {
+                std::ptr::null_mut()
+            } else {
+                kval.as_mut_ptr()
+            };
+            let k = kelem(cmd, &k_outer, Some(&kkey), vptr, flags).err();
+            let o = match cmd {
+                Cmd::MapLookupElem => o_outer.lookup(&kkey).map(|_| ()),
+                Cmd::MapUpdateElem => o_outer.update(&kkey, &which.to_ne_bytes(), flags),
+                _ => o_outer.delete(&kkey),
+            }
+            .err()
+            .map(|e| e.errno());
+            assert_eq!(
+                k, o,
+                "{outer_type:?} cmd {cmd} key {key} inner {which} flags {flags}"
+            );
         }
-        .to_ne_bytes();
-        // Delete takes no value pointer (the kernel checks unused attr fields are zero).
-        let vptr = if cmd == Cmd::MapDeleteElem {
-            std::ptr::null_mut()
-        } else {
-            kval.as_mut_ptr()
-        };
-        let k = kelem(cmd, &k_outer, Some(&kkey), vptr, flags).err();
-        let o = match cmd {
-            Cmd::MapLookupElem => o_outer.lookup(&kkey).map(|_| ()),
-            Cmd::MapUpdateElem => o_outer.update(&kkey, &which.to_ne_bytes(), flags),
-            _ => o_outer.delete(&kkey),
-        }
-        .err()
-        .map(|e| e.errno());
-        assert_eq!(
-            k, o,
-            "array_of_maps cmd {cmd} key {key} inner {which} flags {flags}"
-        );
     }
     // Perf event arrays cannot be read from user space; empty prog array slots are ENOENT.
     let perf = MapDef::new(MapType::PerfEventArray, 4, 4, 2);

@@ -572,3 +572,68 @@ fn ringbuf_poll_wakes_on_submit() {
         1
     );
 }
+
+#[test]
+fn wrong_key_and_value_sizes_are_typed_errors_for_every_type() {
+    // The kernel reads exactly key_size/value_size bytes from user pointers, so a size
+    // mismatch cannot happen there; here it is a typed EINVAL, never a panic or a
+    // partial operation. Ring buffers and perf/prog arrays refuse first for other reasons
+    // (no user-space elements, fd values), which the kernel oracle tests compare.
+    let inner = MapDef::new(MapType::Array, 4, 8, 1);
+    let defs = [
+        MapDef::new(MapType::Hash, 4, 8, 4),
+        MapDef::new(MapType::Array, 4, 8, 4),
+        MapDef::new(MapType::PercpuHash, 4, 8, 4),
+        MapDef::new(MapType::PercpuArray, 4, 8, 4),
+        MapDef::new(MapType::LruHash, 4, 8, 4),
+        MapDef::new(MapType::LruPercpuHash, 4, 8, 4),
+        MapDef::new(MapType::LpmTrie, 8, 4, 4).with_flags(BPF_F_NO_PREALLOC),
+        MapDef::new(MapType::ArrayOfMaps, 4, 4, 2).with_inner(inner.clone()),
+        MapDef::new(MapType::HashOfMaps, 4, 4, 2).with_inner(inner),
+    ];
+    for def in &defs {
+        let m = Map::new(def).expect("create");
+        let ks = def.key_size as usize;
+        let vs = m.user_value_size();
+        let (good_k, long_k, short_k) = (vec![0u8; ks], vec![0u8; ks + 1], vec![0u8; ks - 1]);
+        let (long_v, short_v) = (vec![0u8; vs + 1], vec![0u8; vs - 1]);
+        let t = def.map_type;
+        for bad in [&long_k, &short_k] {
+            let e = m.lookup(bad).expect_err("lookup");
+            assert!(
+                matches!(e, MapError::SizeMismatch { what: "key", .. }),
+                "{t:?} {e}"
+            );
+            assert_eq!(e.errno(), EINVAL, "{t:?}");
+            assert_eq!(code(m.delete(bad)), EINVAL, "{t:?} delete");
+            assert_eq!(code(m.get_next_key(Some(bad))), EINVAL, "{t:?} next");
+            assert_eq!(
+                code(m.update(bad, &vec![0u8; vs], 0)),
+                EINVAL,
+                "{t:?} update"
+            );
+        }
+        for bad in [&long_v, &short_v] {
+            let e = m.update(&good_k, bad, 0).expect_err("update");
+            assert!(
+                matches!(e, MapError::SizeMismatch { what: "value", .. }),
+                "{t:?} {e}"
+            );
+        }
+        // Nothing was inserted by the failed calls.
+        if !matches!(
+            t,
+            MapType::Array | MapType::PercpuArray | MapType::ArrayOfMaps
+        ) {
+            assert_eq!(code(m.get_next_key(None)), ENOENT, "{t:?} stays empty");
+        }
+    }
+    // Queues and stacks have no key: any key bytes are refused, and values are sized.
+    for t in [MapType::Queue, MapType::Stack] {
+        let m = Map::new(&MapDef::new(t, 0, 8, 2)).expect("create");
+        assert_eq!(code(m.update(&[0], &[0u8; 8], 0)), EINVAL, "{t:?} key");
+        assert_eq!(code(m.update(&[], &[0u8; 7], 0)), EINVAL, "{t:?} value");
+        assert_eq!(code(m.push(&[0u8; 9], 0)), EINVAL, "{t:?} push");
+        assert_eq!(code(m.pop()), ENOENT, "{t:?} nothing pushed");
+    }
+}

@@ -40,6 +40,7 @@ pub use frags::{
     bpf_xdp_get_buff_len, bpf_xdp_load_bytes, bpf_xdp_store_bytes, BPF_F_XDP_HAS_FRAGS,
     MAX_SKB_FRAGS, XDP_FRAG_SIZE,
 };
+pub(crate) use packet::ctx_packet_bytes;
 pub use packet::{
     bpf_skb_load_bytes, bpf_skb_store_bytes, bpf_xdp_adjust_head, bpf_xdp_adjust_meta,
     bpf_xdp_adjust_tail, ETH_HLEN, PACKET_HELPERS, SKB_HEADROOM, XDP_FRAME_LEN, XDP_FRAME_SIZE,

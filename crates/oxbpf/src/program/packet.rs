@@ -152,6 +152,36 @@ pub(super) const EINVAL: i64 = crate::helpers::errno::EINVAL;
 pub(super) const EFAULT: i64 = crate::helpers::errno::EFAULT;
 const EACCES: i64 = 13;
 
+/// The first `len` bytes of the current run's packet from `data` (XDP: through the
+/// fragments), for the packet forms of `perf_event_output` (`BPF_F_CTXLEN_MASK`).
+/// `None` if `ctx` is not the context of a packet run; `Some(None)` if the packet is
+/// shorter than `len` (the kernel's `-EFAULT`).
+pub(crate) fn ctx_packet_bytes(ctx: u64, len: u64) -> Option<Option<Vec<u8>>> {
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `CurrentPacket::set`'s contract; only read here.
+    let s = unsafe { &*p };
+    if s.ctx_addr != ctx {
+        return None;
+    }
+    let linear = s.data_end - s.data;
+    let frags: u64 = s.frags.iter().map(|f| f.len() as u64).sum();
+    if len > linear + frags {
+        return Some(None);
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    let n = len.min(linear) as usize;
+    // SAFETY: `[data, data + n)` lies in the mapped frame (n <= data_end - data).
+    out.extend_from_slice(unsafe { std::slice::from_raw_parts(s.data as *const u8, n) });
+    for f in &s.frags {
+        let want = len as usize - out.len();
+        out.extend_from_slice(&f[..want.min(f.len())]);
+    }
+    Some(Some(out))
+}
+
 fn metalen_invalid(len: u64) -> bool {
     len & 3 != 0 || len > XDP_META_MAX as u64
 }

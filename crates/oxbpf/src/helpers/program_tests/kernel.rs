@@ -25,7 +25,7 @@ pub(super) fn available() -> bool {
 
 /// A kernel copy of an oxbpf map: same definition and contents (arrays, hashes), frozen
 /// if the original is.
-fn kernel_map(m: &Map) -> kernel::Map {
+pub(super) fn kernel_map(m: &Map) -> kernel::Map {
     let d = m.def();
     let km = kernel::Map::create(&MapCreate {
         map_type: d.map_type as u32,
@@ -85,7 +85,7 @@ fn func_btf(n: usize) -> Vec<u8> {
 
 /// Loads `src` as XDP with `maps` (by index), with BTF function info if it has
 /// subprograms.
-fn kernel_load(src: &str, maps: &[kernel::Map]) -> Program {
+pub(super) fn kernel_load(src: &str, maps: &[kernel::Map]) -> Program {
     let located = assemble_located(src).unwrap();
     let insns = crate::isa::encode(&located);
     let fds: Vec<i32> = maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
@@ -111,7 +111,7 @@ fn kernel_load(src: &str, maps: &[kernel::Map]) -> Program {
     .unwrap_or_else(|e| panic!("kernel rejected the program: {e}\n{src}"))
 }
 
-fn kernel_results(results: &kernel::Map) -> Vec<i64> {
+pub(super) fn kernel_results(results: &kernel::Map) -> Vec<i64> {
     results
         .lookup(&0u32.to_ne_bytes())
         .unwrap()
@@ -123,7 +123,7 @@ fn kernel_results(results: &kernel::Map) -> Vec<i64> {
 
 /// Runs `src` with fresh copies of `maps` (from `make`) in the kernel and in the
 /// interpreter; returns (kernel results, oxbpf results) after checking `r0` agrees.
-pub(super) fn both(src: &str, make: impl Fn() -> Vec<Arc<Map>>) -> (Vec<i64>, Vec<i64>) {
+fn both(src: &str, make: impl Fn() -> Vec<Arc<Map>>) -> (Vec<i64>, Vec<i64>) {
     let ours = make();
     let kmaps: Vec<kernel::Map> = make().iter().map(|m| kernel_map(m)).collect();
     let prog = kernel_load(src, &kmaps);
