@@ -21,6 +21,9 @@
 //! `ringbuf.rs` (ring buffer, `perf_event_output`), `probe.rs` (`probe_read*`), `task.rs`
 //! (pid/uid/comm, `get_func_ip`), `string.rs` (`strncmp`, `snprintf`, `trace_vprintk`),
 //! `csum.rs`, `printk.rs`, `basic.rs` (clocks, random, CPU id).
+//!
+//! `README.md` beside this file maps every helper and map type to the tests of its bad
+//! arguments and full maps (with the kernel's errnos).
 
 mod basic;
 mod callbacks;

@@ -406,3 +406,36 @@ fn repeated_runs_share_the_packet_and_context() {
     let o = compare_repeat("tc", tc, &packet(60), Some(&[0u8; 192]), 7).unwrap();
     assert_eq!(o.retval, 7);
 }
+
+#[test]
+fn skb_load_and_store_bytes_bad_arguments_match_the_kernel() {
+    // Each call's result, 6 bits apiece (0, -EFAULT = 50, -EINVAL = 42), packed into r0.
+    let call = |id: u32, off: &str, len: u32, flags: u32| {
+        format!(
+            "r1 = r6\nr2 = {off}\nr3 = r10\nr3 += -16\nr4 = {len}\nr5 = {flags}\ncall {id}\n\
+             r9 <<= 6\nr0 &= 63\nr9 |= r0\n"
+        )
+    };
+    let src = [
+        "r6 = r1\nr9 = 0\nr1 = 0x1122334455667788 ll\n*(u64 *)(r10 - 16) = r1\n\
+         *(u64 *)(r10 - 8) = r1\n"
+            .to_string(),
+        call(9, "0", 4, 4),           // store: unknown flag, -EINVAL
+        call(9, "0xffffffff", 4, 0),  // store: offset beyond INT_MAX, -EFAULT
+        call(9, "76", 4, 1),          // store: past the end, -EFAULT
+        call(9, "74", 4, 3),          // store: last 4 bytes, both flags
+        call(26, "0x80000000", 4, 0), // load: negative offset, -EFAULT
+        call(26, "70", 16, 0),        // load: past the end, -EFAULT (buffer zeroed)
+        "r0 = *(u64 *)(r10 - 16)\nr0 ^= r9\nexit".to_string(),
+    ]
+    .concat();
+    // The stored pattern lands in data_out; the zeroed buffer shows in r0.
+    let o = compare("tc", &src, &packet(78), None).unwrap();
+    assert_eq!(&o.data_out[74..], &0x1122334455667788u64.to_ne_bytes()[..4]);
+    compare(
+        "socket_filter",
+        &src.replace("call 9\n", "call 26\n"),
+        &packet(78),
+        None,
+    );
+}

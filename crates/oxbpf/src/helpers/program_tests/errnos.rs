@@ -475,3 +475,39 @@ fn bad_formats_match_the_kernel() {
         &all(&[2, 2, 2, -EINVAL, -EINVAL, -EINVAL]),
     );
 }
+
+#[test]
+fn lookup_percpu_elem_bad_cpu_and_key_match_the_kernel() {
+    // 1 for a value, 0 for NULL.
+    let get = |key: u32, cpu: &str, slot: u32| {
+        format!(
+            "r1 = {key}\n*(u32 *)(r10 - 4) = r1\nr1 = map[idx:1]\nr2 = r10\nr2 += -4\n\
+             r3 = {cpu}\ncall bpf_map_lookup_percpu_elem\nif r0 == 0 goto +1\nr0 = 1\n{}",
+            save(slot)
+        )
+    };
+    let gets = [
+        get(0, "0", 0),
+        get(1, "0", 1),
+        get(2, "0", 2),          // key beyond max_entries: NULL
+        get(0, "100000", 3),     // CPU beyond nr_cpu_ids: NULL
+        get(0, "0xffffffff", 4), // NULL
+    ];
+    let src = program(&gets);
+    let expected = all(&[1, 1, 0, 0, 0]);
+    check(
+        "percpu_array",
+        &src,
+        || vec![results_map(5), map(MapType::PercpuArray, 4, 8, 2)],
+        &expected,
+    );
+    // A per-CPU hash (key 0 inserted by the program, as the kernel copy starts empty):
+    // absent keys are NULL too.
+    let src = program(&[&[update(0, 5, 0, 5)][..], &gets[..]].concat());
+    check(
+        "percpu_hash",
+        &src,
+        || vec![results_map(6), map(MapType::PercpuHash, 4, 8, 2)],
+        &all(&[1, 0, 0, 0, 0, 0]),
+    );
+}
