@@ -56,6 +56,30 @@ fn compare(
         &mut RunContext::new(),
     )
     .map_err(|e| e.errno());
+    // The JIT calls the same helpers on the same packet state: same answer.
+    let located = crate::isa::decode(&bytes).unwrap();
+    let jit =
+        crate::jit::JitProgram::compile(&located, &registry(), None, crate::jit::JitOptions::new())
+            .unwrap();
+    let jitted = test_run(
+        &jit,
+        ProgramType::from_name("xdp").unwrap(),
+        &TestRun {
+            data_in: data,
+            ctx_in,
+            repeat,
+        },
+        &mut RunContext::new(),
+    )
+    .map_err(|e| e.errno());
+    match (&ours, &jitted) {
+        (Ok(a), Ok(b)) => assert!(
+            a.retval == b.retval && a.data_out == b.data_out && a.ctx_out == b.ctx_out,
+            "interpreter and JIT differ on {} bytes:\n{src}",
+            data.len()
+        ),
+        (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{src}"),
+    }
     if let Err(reason) = kernel::available() {
         eprintln!("SKIPPED: kernel unavailable: {reason}");
         return None;
