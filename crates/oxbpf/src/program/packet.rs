@@ -248,8 +248,8 @@ pub extern "C" fn bpf_xdp_adjust_meta(
 
 /// `bpf_xdp_adjust_tail(xdp_md *ctx, int delta)`: moves `data_end`; grown bytes are
 /// zeroed, the packet keeps `ETH_HLEN` bytes and cannot reach the tailroom. A
-/// multi-buffer packet grows or shrinks at its last fragment instead
-/// ([`super::frags::adjust_tail`]).
+/// multi-buffer packet grows or shrinks at its last fragment instead (within its page;
+/// fragments emptied by a shrink are freed, then the linear part shrinks).
 pub extern "C" fn bpf_xdp_adjust_tail(
     ctx: u64,
     delta: u64,
