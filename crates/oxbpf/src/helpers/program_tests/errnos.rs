@@ -3,7 +3,7 @@
 //! the results array, which must hold the kernel's errnos in oxbpf and, where bpf(2) is
 //! available, in the kernel running the same program on the same maps.
 
-use super::kernel::{available, kernel_load, kernel_map, kernel_results, MakeMaps};
+use super::kernel::{available, kernel_load_as, kernel_map, kernel_results, MakeMaps};
 use super::misc::rodata_map;
 use super::*;
 use crate::helpers::errno::{E2BIG, EINVAL, ENOENT, ENOSPC};
@@ -22,9 +22,14 @@ fn packet() -> Vec<u8> {
 /// Runs `src` as an XDP program on [`packet`] in oxbpf (the same `BPF_PROG_TEST_RUN`
 /// path the kernel takes, so `r1` is a real context) and returns the results array.
 fn ours(src: &str, maps: &[Arc<Map>]) -> Vec<i64> {
+    ours_as("xdp", src, maps)
+}
+
+/// [`ours`] as the program type named `ty`.
+fn ours_as(ty: &str, src: &str, maps: &[Arc<Map>]) -> Vec<i64> {
     let vm = load(src, maps);
     let mut rc = context(maps);
-    let xdp = ProgramType::from_name("xdp").unwrap();
+    let xdp = ProgramType::from_name(ty).unwrap();
     let run = TestRun {
         data_in: &packet(),
         ..TestRun::default()
@@ -36,11 +41,16 @@ fn ours(src: &str, maps: &[Arc<Map>]) -> Vec<i64> {
 
 /// The kernel's results array for `src` on fresh maps, `None` without bpf(2).
 fn theirs(src: &str, make: MakeMaps) -> Option<Vec<i64>> {
+    theirs_as("xdp", src, make)
+}
+
+/// [`theirs`] as the program type named `ty`.
+fn theirs_as(ty: &str, src: &str, make: MakeMaps) -> Option<Vec<i64>> {
     if !available() {
         return None;
     }
     let kmaps: Vec<_> = make().iter().map(|m| kernel_map(m)).collect();
-    let prog = kernel_load(src, &kmaps);
+    let prog = kernel_load_as(ProgramType::from_name(ty).unwrap().id, src, &kmaps);
     let out = prog
         .test_run(&crate::kernel::TestRun {
             data_in: &packet(),
@@ -510,4 +520,36 @@ fn lookup_percpu_elem_bad_cpu_and_key_match_the_kernel() {
         || vec![results_map(6), map(MapType::PercpuHash, 4, 8, 2)],
         &all(&[1, 0, 0, 0, 0, 0]),
     );
+}
+
+#[test]
+fn perf_event_output_packet_length_of_skb_programs_matches_the_kernel() {
+    // tc sees the 64-byte packet from the Ethernet header, socket filters from the
+    // network header (50 bytes): ctxlen beyond that is -EFAULT. No reader: -ENOENT.
+    let out = |ctxlen: u64, slot: u32| {
+        format!(
+            "r1 = r6\nr2 = map[idx:1]\nr3 = {} ll\nr4 = r9\nr4 += 64\nr5 = 8\n\
+             call bpf_perf_event_output\n{}",
+            ctxlen << 32,
+            save(slot)
+        )
+    };
+    let src = format!(
+        "r6 = r1\n{}",
+        program(&[out(1, 0), out(50, 1), out(51, 2), out(64, 3), out(65, 4)])
+    );
+    let make: MakeMaps = || vec![results_map(10), map(MapType::PerfEventArray, 4, 4, 2)];
+    for (ty, expected) in [
+        ("tc", [-ENOENT, -ENOENT, -ENOENT, -ENOENT, -EFAULT]),
+        (
+            "socket_filter",
+            [-ENOENT, -ENOENT, -EFAULT, -EFAULT, -EFAULT],
+        ),
+    ] {
+        let o = ours_as(ty, &src, &make());
+        assert_eq!(o[..5], expected, "{ty} in oxbpf");
+        if let Some(k) = theirs_as(ty, &src, make) {
+            assert_eq!(k[..5], expected, "{ty} in the kernel");
+        }
+    }
 }

@@ -86,6 +86,11 @@ fn func_btf(n: usize) -> Vec<u8> {
 /// Loads `src` as XDP with `maps` (by index), with BTF function info if it has
 /// subprograms.
 pub(super) fn kernel_load(src: &str, maps: &[kernel::Map]) -> Program {
+    kernel_load_as(kernel::PROG_TYPE_XDP, src, maps)
+}
+
+/// [`kernel_load`] as another program type (`enum bpf_prog_type`).
+pub(super) fn kernel_load_as(prog_type: u32, src: &str, maps: &[kernel::Map]) -> Program {
     let located = assemble_located(src).unwrap();
     let insns = crate::isa::encode(&located);
     let fds: Vec<i32> = maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
@@ -106,7 +111,7 @@ pub(super) fn kernel_load(src: &str, maps: &[kernel::Map]) -> Program {
             line_info: &[],
             line_info_rec_size: 16,
         }),
-        ..ProgLoad::new(kernel::PROG_TYPE_XDP, &insns)
+        ..ProgLoad::new(prog_type, &insns)
     })
     .unwrap_or_else(|e| panic!("kernel rejected the program: {e}\n{src}"))
 }
