@@ -253,6 +253,49 @@ mod tests {
         assert_eq!(r.get(131).unwrap().proto.ret, RetKind::PtrToMemOrNull);
     }
 
+    /// The audit table in `README.md` names every registered helper and map type, so a
+    /// helper added without tests of its bad arguments shows up here.
+    #[test]
+    fn test_audit_lists_every_helper_and_map_type() {
+        let readme = include_str!("README.md");
+        let mut listed = std::collections::HashSet::new();
+        let mut types = std::collections::HashSet::new();
+        for line in readme.lines().filter(|l| l.starts_with("| ")) {
+            let first = line.split('|').nth(1).unwrap_or("").trim();
+            for part in first.split(',').map(str::trim) {
+                if let Some((a, b)) = part.split_once('–') {
+                    if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                        listed.extend(a..=b);
+                    }
+                } else if let Ok(id) = part.parse::<u32>() {
+                    listed.insert(id);
+                } else {
+                    // "hash (prealloc, no-prealloc)": the name before any remark.
+                    types.insert(part.split(" (").next().unwrap_or(part).to_string());
+                }
+            }
+        }
+        let mut r = Registry::standard();
+        crate::program::register_packet_helpers(&mut r);
+        let mut missing: Vec<_> = r
+            .iter()
+            .map(|h| h.id)
+            .filter(|id| !listed.contains(id))
+            .collect();
+        missing.sort();
+        assert!(
+            missing.is_empty(),
+            "helpers missing from README.md: {missing:?}"
+        );
+        for t in crate::maps::MapType::ALL {
+            assert!(
+                types.contains(t.name()),
+                "map type {} missing from README.md",
+                t.name()
+            );
+        }
+    }
+
     #[test]
     fn embedders_register_helpers() {
         extern "C" fn add(a: u64, b: u64, _: u64, _: u64, _: u64, _: &mut RunContext) -> u64 {
