@@ -47,15 +47,19 @@
 //! ```
 
 pub mod branch;
+mod callbacks;
 pub mod cfg;
 mod check;
 pub mod ctx;
 mod exec;
+mod ldabs;
 mod log;
+mod maprefs;
 mod mem;
 pub mod protos;
 mod prune;
 pub mod scalar;
+mod stackdepth;
 pub mod state;
 pub mod tnum;
 
@@ -85,10 +89,29 @@ pub struct MapInfo {
     pub flags: u32,
 }
 
+/// What the verifier knows about a map beyond [`MapInfo`] (kernel `struct bpf_map`'s
+/// `inner_map_meta`, `btf` and `record`); parallel to [`VerifyConfig::maps`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapMeta {
+    /// The map's name, for messages.
+    pub name: String,
+    /// For an array or hash of maps: the inner map template. A lookup yields a handle
+    /// to a map like it.
+    pub inner: Option<MapInfo>,
+    /// Whether the map's value has BTF (needed for `bpf_spin_lock`).
+    pub btf: bool,
+    /// Offset of the value's `struct bpf_spin_lock`, if it has one.
+    pub spin_lock_off: Option<u32>,
+}
+
 /// `BPF_MAP_TYPE_PROG_ARRAY`.
 pub const MAP_TYPE_PROG_ARRAY: u32 = 3;
 /// `BPF_MAP_TYPE_ARRAY`.
 pub const MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_ARRAY_OF_MAPS`.
+pub const MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
+/// `BPF_MAP_TYPE_HASH_OF_MAPS`.
+pub const MAP_TYPE_HASH_OF_MAPS: u32 = 13;
 /// `BPF_MAP_TYPE_QUEUE`.
 pub const MAP_TYPE_QUEUE: u32 = 22;
 /// `BPF_MAP_TYPE_STACK`.
@@ -105,6 +128,9 @@ pub struct VerifyConfig<'a> {
     pub prog_type: &'a dyn CtxAccess,
     /// The maps `lddw` may reference, by index.
     pub maps: &'a [MapInfo],
+    /// More about the maps, by the same index (may be shorter than `maps`: the rest have
+    /// no inner template, no BTF and no spin lock).
+    pub map_meta: &'a [MapMeta],
     /// Helper prototypes.
     pub helpers: &'a dyn HelperLookup,
     /// Whether the program's license is GPL-compatible.
@@ -122,6 +148,7 @@ impl<'a> VerifyConfig<'a> {
         VerifyConfig {
             prog_type,
             maps: &[],
+            map_meta: &[],
             helpers: &BuiltinHelpers,
             gpl: true,
             log_level: 0,
@@ -221,5 +248,28 @@ pub fn verify(prog: &[Located], config: &VerifyConfig<'_>) -> Result<Verified, V
         }
         e
     })?;
-    exec::Env::new(prog, config, flow).run()
+    if let Some(message) = ldabs::check_abnormal_return(&flow) {
+        let mut log = format!("{message}\n{}\n", log::hint(message));
+        if config.log_level >= 1 {
+            log.push_str(&Stats::default().summary(config.insn_limit));
+            log.push('\n');
+        }
+        return Err(VerifyError {
+            insn: 0,
+            message: message.into(),
+            log,
+        });
+    }
+    let depth_flow = cfg::check_cfg(prog)?;
+    let verified = exec::Env::new(prog, config, flow).run()?;
+    if let Some(message) = stackdepth::check(prog, &depth_flow, &verified.stack_depth) {
+        let mut log = verified.log;
+        log.push_str(&format!("{message}\n{}\n", log::hint(&message)));
+        return Err(VerifyError {
+            insn: 0,
+            message,
+            log,
+        });
+    }
+    Ok(verified)
 }
