@@ -22,18 +22,25 @@
 //! shows the instruction (LLVM syntax), the offending register's state in kernel notation
 //! and a one-sentence hint.
 //!
-//! Checked against the running kernel (tests, as root): every XDP case of the table gets
-//! the kernel's verdict and message (a short list of documented exceptions), and random
+//! Checked against the running kernel (tests, as root): every case of the table with a
+//! kernel program type (XDP, socket filter, sched_cls, kprobe, cgroup skb, tracepoint;
+//! maps with BTF and inner templates as needed) gets the kernel's verdict and message (a short list of documented exceptions), and random
 //! bounds, packet-check, stack-traffic and loop programs get the kernel's verdict; where
 //! oxbpf is more precise (it keeps signed bounds through shifts, tracks 32-bit bounds of
 //! 32-bit divisions, reads bytes of spilled constants), run-time tests check the extra
 //! acceptances are safe.
 //!
+//! Also modelled: map-in-map lookups (a nullable handle to a map like the inner
+//! template, [`MapMeta::inner`]), callbacks of `bpf_loop` and `bpf_for_each_map_elem`
+//! (verified like loops: the call site is re-entered until states converge, module
+//! `callbacks`), `BPF_LD_ABS`/`IND` (module `ldabs`), `bpf_spin_lock` (lock offset from
+//! [`MapMeta::spin_lock_off`]) and the combined stack of call chains.
+//!
 //! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
-//! callbacks (`ld_imm64` of a function), BTF ids, dynptrs, iterators, spin locks,
-//! `BPF_LD_ABS`/`IND`; precision tracking and the kernel's scalar links with a constant
-//! delta (`r2 = r1 + 4` stays linked in the kernel); map-in-map lookups (the runtime loads
-//! such programs unverified, with run-time checks). Context rules of the other program
+//! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_CONST_STR` /
+//! `ARG_PTR_TO_LONG` helper arguments (the runtime loads such programs unverified, with
+//! run-time checks); precision tracking and the kernel's scalar links with a constant
+//! delta (`r2 = r1 + 4` stays linked in the kernel). Context rules of the other program
 //! types come from their layouts in `program` (`ProgramType::ctx_access`).
 //!
 //! ```

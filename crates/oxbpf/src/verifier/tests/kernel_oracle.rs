@@ -204,6 +204,7 @@ fn verdicts_match_the_kernel() {
         return;
     }
     let mut compared = 0;
+    let mut kernel_accepts = 0;
     let mut diffs = Vec::new();
     for c in all_cases() {
         if kernel_type(c.ty).is_none() || c.limit.is_some() || c.insns.is_empty() {
@@ -213,6 +214,7 @@ fn verdicts_match_the_kernel() {
             continue;
         };
         compared += 1;
+        kernel_accepts += usize::from(kernel_ok);
         let ours_ok = matches!(c.expect, Expect::Accept);
         let known = KNOWN_DIFFERENCES.iter().any(|(n, _)| *n == c.name);
         // Where both reject, the kernel's log should contain our message.
@@ -231,6 +233,12 @@ fn verdicts_match_the_kernel() {
             ));
         }
     }
+    eprintln!(
+        "kernel oracle: {compared} cases compared ({} accepted, {} rejected by the kernel), {} differ",
+        kernel_accepts,
+        compared - kernel_accepts,
+        diffs.len()
+    );
     assert!(compared > 100, "only {compared} cases compared");
     assert!(
         diffs.is_empty(),
