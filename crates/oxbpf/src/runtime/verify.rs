@@ -31,19 +31,9 @@ pub(super) fn map_meta(m: &LoadedMap) -> MapMeta {
     let d = m.map.def();
     let spin_lock_off = d.spin_lock_off.or_else(|| {
         let btf = m.btf.as_deref()?;
-        if m.btf_value_type_id == 0 {
-            return None;
-        }
-        // Kernel `btf_find_field`: a member of type `struct bpf_spin_lock`.
-        btf.members(m.btf_value_type_id)
-            .ok()?
-            .iter()
-            .find(|mb| {
-                btf.resolve(mb.type_id)
-                    .and_then(|t| btf.type_by_id(t))
-                    .is_ok_and(|t| t.name == "bpf_spin_lock")
-            })
-            .map(|mb| mb.bit_offset / 8)
+        (m.btf_value_type_id != 0)
+            .then(|| verifier::spin_lock_offset(btf, m.btf_value_type_id))
+            .flatten()
     });
     MapMeta {
         name: m.name.clone(),

@@ -13,6 +13,20 @@ pub(super) const SPIN_LOCK: i32 = 93;
 /// `BPF_FUNC_spin_unlock`.
 pub(super) const SPIN_UNLOCK: i32 = 94;
 
+/// The offset of the `struct bpf_spin_lock` member of BTF struct `value_type_id`, if it
+/// has one (kernel `btf_find_field` with `BPF_SPIN_LOCK`, top-level members).
+pub fn spin_lock_offset(btf: &crate::btf::Btf, value_type_id: u32) -> Option<u32> {
+    btf.members(value_type_id)
+        .ok()?
+        .iter()
+        .find(|m| {
+            btf.resolve(m.type_id)
+                .and_then(|t| btf.type_by_id(t))
+                .is_ok_and(|t| t.name == "bpf_spin_lock")
+        })
+        .map(|m| m.bit_offset / 8)
+}
+
 /// A map with nothing beyond its [`MapInfo`].
 static NO_META: MapMeta = MapMeta {
     name: String::new(),

@@ -77,6 +77,7 @@ mod tests;
 
 use crate::isa::Located;
 pub use ctx::{CtxAccess, CtxDenied, CtxField, EntryArg};
+pub use maprefs::spin_lock_offset;
 pub use protos::{ArgKind, BuiltinHelpers, HelperLookup, HelperProto, RetKind};
 
 /// The kernel's limit on processed instructions (`BPF_COMPLEXITY_LIMIT_INSNS`).
