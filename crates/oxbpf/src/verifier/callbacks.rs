@@ -79,16 +79,6 @@ impl Env<'_> {
             )
     }
 
-    /// Whether some frame of `st` is a callback's.
-    pub(super) fn in_any_callback(&self, st: &VState) -> bool {
-        st.frames[1..].iter().any(|f| {
-            matches!(
-                self.prog[f.callsite].insn,
-                Insn::Call(CallTarget::Helper(_))
-            )
-        })
-    }
-
     /// `exit` of a callback: checks `r0`, drops the frame and returns the call site (the
     /// helper call runs again: the callback may be called once more).
     pub(super) fn callback_exit(&mut self, st: &mut VState) -> Result<usize, Reject> {
@@ -114,6 +104,7 @@ impl Env<'_> {
         let depth = st.frames.len() - 1;
         let callsite = st.cur().callsite;
         st.frames.pop();
+        st.callback_returns = st.callback_returns.wrapping_add(1);
         st.for_each_reg(|x| {
             if x.ty == (RegType::PtrToStack { frame: depth as u8 }) {
                 *x = RegState::unknown();

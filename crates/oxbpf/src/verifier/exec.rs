@@ -151,6 +151,7 @@ impl<'a> Env<'a> {
             frames: vec![f],
             refs: Vec::new(),
             lock: None,
+            callback_returns: 0,
         }
     }
 
@@ -358,7 +359,6 @@ impl<'a> Env<'a> {
             return Ok(false);
         }
         let force = self.flow.force_checkpoint[pc];
-        let in_callback = self.in_any_callback(st);
         let mut i = 0;
         while i < self.explored[pc].len() {
             let c = self.explored[pc][i];
@@ -371,10 +371,7 @@ impl<'a> Env<'a> {
                     return Ok(true);
                 }
                 // An ancestor on the current path: identical means no progress.
-                // Inside a callback the same state recurs each time it is called (the
-                // kernel tells them apart by `callback_unroll_depth`); its call site
-                // decides convergence.
-                if cp.state == *st && !self.flow.callback_site[pc] && !in_callback {
+                if cp.state == *st && !self.flow.callback_site[pc] {
                     return Err(Reject::new(format!(
                         "infinite loop detected at insn {}",
                         self.prog[pc].slot
@@ -394,6 +391,7 @@ impl<'a> Env<'a> {
                         frames: Vec::new(),
                         refs: Vec::new(),
                         lock: None,
+                        callback_returns: 0,
                     };
                 }
                 self.explored[pc].swap_remove(i);

@@ -339,6 +339,10 @@ pub struct VState {
     /// The `bpf_spin_lock` held: `(map index, id of the map value pointer)` (kernel
     /// `active_locks`/`active_lock_ptr`).
     pub lock: Option<(u32, u32)>,
+    /// Times a callback returned to its call site on this path (kernel
+    /// `callback_unroll_depth`): the same state in another run of a callback is not an
+    /// infinite loop. Pruning ignores it.
+    pub callback_returns: u32,
 }
 
 impl VState {

@@ -366,6 +366,21 @@ fn callbacks() -> Vec<Case> {
             bpf_loop(vec![mov(R3, 0)], vec![movr(R0, R3), exit()], ret(0)),
             "R3 !read_ok",
         ),
+        reject(
+            "bpf_loop: infinite loop inside the callback",
+            Xdp,
+            bpf_loop(vec![mov(R3, 0)], ret(0), vec![mov(R0, 0), ja(-1)]),
+            "infinite loop detected at insn",
+        ),
+        accept(
+            "bpf_loop: callback with a bounded loop",
+            Xdp,
+            bpf_loop(
+                vec![mov(R3, 0)],
+                ret(0),
+                vec![mov(R0, 3), alu(Sub, R0, 1), jmp(JNE, R0, 0, -2), exit()],
+            ),
+        ),
         accept(
             "bpf_loop: callback calls a helper",
             Xdp,
