@@ -465,6 +465,16 @@ impl Env<'_> {
                     let RegType::PtrToFunc { start } = reg.ty else {
                         return Err(expect("func"));
                     };
+                    // The callback is the function itself, never an offset into it.
+                    if reg.off != 0 || reg.var.as_const() != Some(0) {
+                        return Err(Reject::reg(
+                            r,
+                            format!(
+                                "dereference of modified func ptr R{n} off={} disallowed",
+                                reg.off
+                            ),
+                        ));
+                    }
                     callback = Some(start);
                 }
                 ArgKind::SpinLock => self.spin_lock_arg(st, id)?,

@@ -342,6 +342,18 @@ fn callbacks() -> Vec<Case> {
             "R3 type=scalar expected=fp",
         ),
         reject(
+            "bpf_loop: callback pointer moved",
+            Xdp,
+            with_callback(
+                vec![mov(R1, 4)],
+                vec![alu(Add, R2, 1), mov(R3, 0)],
+                181,
+                ret(0),
+                vec![mov(R0, 0), mov(R0, 0), exit()],
+            ),
+            "dereference of modified func ptr R2 off=1 disallowed",
+        ),
+        reject(
             "bpf_loop: callback is not a function",
             Xdp,
             cat(&[
