@@ -33,7 +33,7 @@ fn ldfunc(d: Reg, off: i32) -> Insn {
 /// `pre`, then `r2 = callback`, `r3 = ctx`, `call helper`, then `post` (which must end
 /// the main program), then the callback `body`. `pre` sets `r1` (and whatever `ctx`
 /// needs); `ctx` sets `r3`.
-fn with_callback(
+pub(super) fn with_callback(
     pre: Vec<Insn>,
     ctx: Vec<Insn>,
     helper: i32,

@@ -135,7 +135,7 @@ fn subprog_starts(insns: &[Located]) -> Vec<usize> {
 /// real, referenced through `fd_array`; programs passing callbacks get BTF `func_info`,
 /// which the kernel requires for them); returns the kernel's verdict and log, or `None`
 /// if the type has no kernel number or a map cannot be created.
-fn kernel_verdict(c: &Case) -> Option<(bool, String)> {
+pub(super) fn kernel_verdict(c: &Case) -> Option<(bool, String)> {
     let prog_type = kernel_type(c.ty)?;
     let maps: Vec<KernelMap> = (0..c.maps.len())
         .map(|i| create_map(c, i))

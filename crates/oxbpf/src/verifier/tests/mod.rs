@@ -4,6 +4,8 @@
 
 mod asm;
 mod btf_gen;
+#[cfg(target_os = "linux")]
+mod callback_oracle;
 mod cases_alu;
 mod cases_calls;
 mod cases_cfg;
