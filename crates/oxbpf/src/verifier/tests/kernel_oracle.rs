@@ -253,8 +253,8 @@ fn verdicts_match_the_kernel() {
 /// ours are more precise (both are safe: checked-mode runs prove nothing faults).
 #[test]
 fn bounds_agree_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let (mut same, mut less, mut more) = (0, Vec::new(), Vec::new());
@@ -336,8 +336,8 @@ fn pkt_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
 /// (bounds proven on the right edge, one more byte after a strict comparison).
 #[test]
 fn packet_ranges_agree_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let mut diffs = Vec::new();
@@ -420,8 +420,8 @@ fn stack_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
 /// bytes of a spilled constant that the kernel treats as unknown.
 #[test]
 fn stack_traffic_agrees_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let mut diffs = Vec::new();
@@ -499,8 +499,8 @@ fn loop_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
 /// Random counted loops (constant or masked bounds): same verdicts as the kernel.
 #[test]
 fn loops_agree_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let mut diffs = Vec::new();
