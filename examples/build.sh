@@ -26,6 +26,8 @@ build ringbuf.c ringbuf.o -g
 build kprobe_read.c kprobe_read.o -g
 build memfn.c memfn.o -g -fno-builtin
 build tailcall.c tailcall.o -g
+build spin_lock.c spin_lock.o -g
+build callbacks.c callbacks.o -g
 # Deliberately rejected by the verifier (the README demo); kept out of *.o, which must all run.
 build rejected/no_bounds_check.c rejected/no_bounds_check.o -g
 # Golden BTF listings from bpftool, for the BTF parser test.

@@ -34,6 +34,7 @@ mod printk;
 mod probe;
 mod proto;
 mod ringbuf;
+mod spin_lock;
 mod string;
 mod task;
 
@@ -130,6 +131,7 @@ impl Registry {
             task::HELPERS,
             string::HELPERS,
             csum::HELPERS,
+            spin_lock::HELPERS,
         ];
         for h in tables.into_iter().flatten() {
             r.register(*h);
@@ -206,6 +208,8 @@ mod tests {
             (87, "map_push_elem"),
             (88, "map_pop_elem"),
             (89, "map_peek_elem"),
+            (93, "spin_lock"),
+            (94, "spin_unlock"),
             (112, "probe_read_user"),
             (113, "probe_read_kernel"),
             (114, "probe_read_user_str"),
@@ -229,7 +233,7 @@ mod tests {
             assert_eq!(h.name, name);
             assert_eq!(ids::helper_id(name), Some(id as i32));
         }
-        assert_eq!(r.len(), 37);
+        assert_eq!(r.len(), 39);
         assert!(r.get(9).is_none());
         let p = r.get(6).unwrap().proto;
         assert!(p.gpl_only);

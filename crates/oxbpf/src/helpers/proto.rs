@@ -45,6 +45,8 @@ pub enum ArgKind {
     PtrToFunc,
     /// A `long` the helper writes its result to (`ARG_PTR_TO_LONG`).
     PtrToLong,
+    /// A map value's `struct bpf_spin_lock` (`ARG_PTR_TO_SPIN_LOCK`).
+    PtrToSpinLock,
 }
 
 /// What a helper returns in `r0` (kernel `enum bpf_return_type`).

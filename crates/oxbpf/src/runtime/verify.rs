@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use crate::isa::{Insn, LdPseudo, Located};
-use crate::maps::MapType;
+use crate::isa::{CallTarget, Insn, LdPseudo, Located};
 use crate::program::{Engine, ProgramType};
-use crate::verifier::{self, MapInfo, Verified, VerifyConfig, VerifyError};
+use crate::verifier::{
+    self, ArgKind, HelperLookup, MapInfo, MapMeta, Verified, VerifyConfig, VerifyError,
+};
 
 use super::{IdMaps, LoadedMap, Program, Runtime, RuntimeError};
 
@@ -21,6 +22,30 @@ pub(super) fn map_info(m: &LoadedMap) -> MapInfo {
         value_size: d.value_size,
         max_entries: d.max_entries,
         flags: d.map_flags,
+    }
+}
+
+/// What else the verifier needs about a map: its inner template (map-in-map) and the
+/// offset of the value's `struct bpf_spin_lock` (from the definition, else from BTF).
+pub(super) fn map_meta(m: &LoadedMap) -> MapMeta {
+    let d = m.map.def();
+    let spin_lock_off = d.spin_lock_off.or_else(|| {
+        let btf = m.btf.as_deref()?;
+        (m.btf_value_type_id != 0)
+            .then(|| verifier::spin_lock_offset(btf, m.btf_value_type_id))
+            .flatten()
+    });
+    MapMeta {
+        name: m.name.clone(),
+        inner: d.inner.as_deref().map(|i| MapInfo {
+            map_type: i.map_type as u32,
+            key_size: i.key_size,
+            value_size: i.value_size,
+            max_entries: i.max_entries,
+            flags: i.map_flags,
+        }),
+        btf: m.btf_value_type_id != 0 || d.spin_lock_off.is_some(),
+        spin_lock_off,
     }
 }
 
@@ -56,35 +81,23 @@ fn ids_to_indices(insns: &[Located], maps: &[Arc<LoadedMap>]) -> Vec<Located> {
         .collect()
 }
 
-/// Why a program whose type has a verifier model is nonetheless not verified: the
-/// verifier does not model map-in-map lookups (the kernel's lookup in an array or hash
-/// of maps yields an inner map pointer) nor callbacks, so it would reject programs the
-/// kernel accepts.
-fn precision_gap(insns: &[Located], maps: &[Arc<LoadedMap>]) -> Option<String> {
-    insns.iter().find_map(|l| match l.insn {
-        Insn::LdImm64 {
-            pseudo: LdPseudo::MapFd,
-            imm,
-            ..
-        } => {
-            let m = maps.iter().find(|m| i64::from(m.id) == i64::from(imm))?;
-            matches!(m.map.map_type(), MapType::ArrayOfMaps | MapType::HashOfMaps).then(|| {
-                format!(
-                    "uses map-in-map {}, which the verifier does not model yet: not verified, \
-                     runs with run-time memory checks",
-                    m.spec_name
-                )
-            })
-        }
-        Insn::LdImm64 {
-            pseudo: LdPseudo::Func,
-            ..
-        } => Some(
-            "passes a callback (ld_imm64 of a function), which the verifier does not model \
-             yet: not verified, runs with run-time memory checks"
-                .into(),
-        ),
-        _ => None,
+/// Why a program whose type has a verifier model is nonetheless not verified: it calls a
+/// helper with an argument kind the verifier does not model yet (a constant format
+/// string, a `long *` result), so it would reject a program the kernel accepts.
+fn precision_gap(insns: &[Located], helpers: &dyn HelperLookup) -> Option<String> {
+    insns.iter().find_map(|l| {
+        let Insn::Call(CallTarget::Helper(id)) = l.insn else {
+            return None;
+        };
+        let proto = helpers.proto(id)?;
+        proto.args.iter().find_map(|a| match a {
+            ArgKind::Unsupported(kind) => Some(format!(
+                "calls bpf_{}, whose argument kind {kind} the verifier does not model yet: \
+                 not verified, runs with run-time memory checks",
+                proto.name
+            )),
+            _ => None,
+        })
     })
 }
 
@@ -126,8 +139,10 @@ impl Runtime {
             .filter_map(|&id| self.map_by_id(id))
             .collect();
         let infos: Vec<MapInfo> = maps.iter().map(|m| map_info(m)).collect();
+        let metas: Vec<MapMeta> = maps.iter().map(|m| map_meta(m)).collect();
         let config = VerifyConfig {
             maps: &infos,
+            map_meta: &metas,
             helpers: &self.helpers,
             gpl: prog.gpl_compatible,
             log_level,
@@ -142,12 +157,7 @@ impl Runtime {
     /// Why loading would not verify `prog` although its type has a model (a verifier
     /// precision gap), if so.
     pub fn verify_gap(&self, prog: &Program) -> Option<String> {
-        let maps: Vec<Arc<LoadedMap>> = prog
-            .map_ids
-            .iter()
-            .filter_map(|&id| self.map_by_id(id))
-            .collect();
-        precision_gap(&prog.decoded(), &maps)
+        precision_gap(&prog.decoded(), &self.helpers)
     }
 
     /// Verifies `decoded` (map references by id, resolved through `maps`) if this runtime
@@ -167,7 +177,7 @@ impl Runtime {
             message,
         };
         let note = if self.verify {
-            precision_gap(decoded, maps)
+            precision_gap(decoded, &self.helpers)
         } else {
             None
         };
@@ -184,8 +194,10 @@ impl Runtime {
             });
         };
         let infos: Vec<MapInfo> = maps.iter().map(|m| map_info(m)).collect();
+        let metas: Vec<MapMeta> = maps.iter().map(|m| map_meta(m)).collect();
         let config = VerifyConfig {
             maps: &infos,
+            map_meta: &metas,
             helpers: &self.helpers,
             gpl,
             log_level: 1,

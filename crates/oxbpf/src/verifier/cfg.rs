@@ -35,6 +35,11 @@ pub struct Cfg {
     pub live_in: Vec<u16>,
     /// For each instruction index, the subprogram containing it.
     pub subprog_of: Vec<usize>,
+    /// Helper calls found to take a callback (set during exploration): loop heads where
+    /// the callback may run again.
+    pub callback_site: Vec<bool>,
+    /// Subprograms that contain `BPF_LD_ABS`/`BPF_LD_IND` (kernel `has_ld_abs`).
+    pub has_ld_abs: Vec<bool>,
 }
 
 /// Maps slots to instruction indices.
@@ -253,7 +258,15 @@ pub fn check_cfg(prog: &[Located]) -> Result<Cfg, VerifyError> {
         prune_point[to] = true;
     }
     let live_in = liveness(prog, &slots, &subprogs)?;
+    let mut has_ld_abs = vec![false; subprogs.len()];
+    for (i, l) in prog.iter().enumerate() {
+        if matches!(l.insn, Insn::LdAbs { .. } | Insn::LdInd { .. }) {
+            has_ld_abs[subprog_of[i]] = true;
+        }
+    }
     Ok(Cfg {
+        callback_site: vec![false; n],
+        has_ld_abs,
         subprogs,
         prune_point,
         force_checkpoint,

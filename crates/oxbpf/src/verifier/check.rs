@@ -1,7 +1,9 @@
 //! Per-instruction transfer: arithmetic on scalars and pointers (kernel `check_alu_op`,
 //! `adjust_ptr_min_max_vals`), 64-bit immediates, calls and exits.
 
+use super::callbacks::FOR_EACH_MAP_ELEM;
 use super::exec::{Env, Flow, Reject};
+use super::maprefs::SPIN_UNLOCK;
 use super::protos::{ArgKind, RetKind};
 use super::scalar::{self, Scalar};
 use super::state::{Frame, RegState, RegType, VState, MAX_FRAMES};
@@ -74,12 +76,9 @@ impl Env<'_> {
                 pseudo,
                 imm,
                 imm2,
-            } => *st.reg_mut(dst) = self.ld_imm64(pseudo, imm, imm2)?,
-            Insn::LdAbs { .. } | Insn::LdInd { .. } => {
-                return Err(Reject::new(
-                    "BPF_LD_[ABS|IND] instructions not allowed for this program type",
-                ))
-            }
+            } => *st.reg_mut(dst) = self.ld_imm64(pc, pseudo, imm, imm2)?,
+            Insn::LdAbs { .. } => self.ld_abs(st, None)?,
+            Insn::LdInd { src, .. } => self.ld_abs(st, Some(src))?,
             Insn::Ldx {
                 size,
                 dst,
@@ -136,8 +135,13 @@ impl Env<'_> {
                 src,
                 ..
             } => return self.cond_jmp(pc, st, (width, cond, dst, src)),
-            Insn::Call(CallTarget::Helper(id)) => self.helper_call(pc, st, id)?,
+            Insn::Call(CallTarget::Helper(id)) => return self.helper_call(pc, st, id),
             Insn::Call(CallTarget::Local(_)) => return self.local_call(pc, st),
+            Insn::Call(CallTarget::Kfunc(_)) if st.lock.is_some() => {
+                return Err(Reject::new(
+                    "function calls are not allowed while holding a lock",
+                ))
+            }
             Insn::Call(CallTarget::Kfunc(id)) => {
                 return Err(Reject::new(format!(
                     "kernel function calls are not supported (kfunc btf_id {id})"
@@ -318,7 +322,13 @@ impl Env<'_> {
     }
 
     /// `lddw` of a constant, a map handle or a map value address.
-    fn ld_imm64(&mut self, pseudo: LdPseudo, imm: i32, imm2: i32) -> Result<RegState, Reject> {
+    fn ld_imm64(
+        &mut self,
+        pc: usize,
+        pseudo: LdPseudo,
+        imm: i32,
+        imm2: i32,
+    ) -> Result<RegState, Reject> {
         let map = |imm: i32| {
             usize::try_from(imm)
                 .ok()
@@ -353,17 +363,25 @@ impl Env<'_> {
                     "ld_imm64 of a BTF id (src_reg 3) is not supported",
                 ))
             }
+            // `check_cfg` proved the target is a subprogram start.
             LdPseudo::Func => {
-                return Err(Reject::new(
-                    "ld_imm64 of a function pointer (src_reg 4, callbacks) is not supported",
-                ))
+                let slot = self.prog[pc].slot as i64 + 1 + i64::from(imm);
+                let start = self.slots.at(slot).unwrap_or(pc);
+                RegState::ptr(RegType::PtrToFunc {
+                    start: start as u32,
+                })
             }
         })
     }
 
     /// A helper call (kernel `check_helper_call`).
-    fn helper_call(&mut self, pc: usize, st: &mut VState, id: i32) -> Result<(), Reject> {
+    fn helper_call(&mut self, pc: usize, st: &mut VState, id: i32) -> Result<Flow, Reject> {
         self.jmps_seen();
+        if st.lock.is_some() && id != SPIN_UNLOCK {
+            return Err(Reject::new(
+                "function calls are not allowed while holding a lock",
+            ));
+        }
         let name = crate::helpers::ids::helper_name(id).unwrap_or("unknown");
         let proto = match self.config.helpers.proto(id) {
             Some(p)
@@ -395,6 +413,7 @@ impl Env<'_> {
         let mut mem_arg: Option<(Reg, bool)> = None;
         let mut release: Option<u32> = None;
         let mut alloc_size: u32 = 0;
+        let mut callback: Option<u32> = None;
         for (i, kind) in proto.args.iter().enumerate() {
             let r = Reg::new(i as u8 + 1).unwrap_or(Reg::R1);
             let n = r.num();
@@ -424,7 +443,7 @@ impl Env<'_> {
                 ArgKind::MapKey | ArgKind::MapValue | ArgKind::UninitMapValue => {
                     let m =
                         map.ok_or_else(|| Reject::reg(r, "invalid map_ptr to access map->key"))?;
-                    let info = self.config.maps[m as usize];
+                    let info = self.map_info(m);
                     let (size, write) = match kind {
                         ArgKind::MapKey => (info.key_size, false),
                         ArgKind::MapValue => (info.value_size, false),
@@ -436,6 +455,29 @@ impl Env<'_> {
                     self.helper_mem(pc, st, r, size, size, write)?;
                 }
                 ArgKind::Mem { write } => mem_arg = Some((r, write)),
+                ArgKind::Stack { maybe_null } => {
+                    let null_ok = maybe_null && reg.is_const_zero();
+                    if !matches!(reg.ty, RegType::PtrToStack { .. }) && !null_ok {
+                        return Err(expect("fp"));
+                    }
+                }
+                ArgKind::Func => {
+                    let RegType::PtrToFunc { start } = reg.ty else {
+                        return Err(expect("func"));
+                    };
+                    // The callback is the function itself, never an offset into it.
+                    if reg.off != 0 || reg.var.as_const() != Some(0) {
+                        return Err(Reject::reg(
+                            r,
+                            format!(
+                                "dereference of modified func ptr R{n} off={} disallowed",
+                                reg.off
+                            ),
+                        ));
+                    }
+                    callback = Some(start);
+                }
+                ArgKind::SpinLock => self.spin_lock_arg(st, id)?,
                 ArgKind::ConstSize | ArgKind::ConstSizeOrZero => {
                     if reg.ty != RegType::Scalar {
                         return Err(expect("scalar"));
@@ -508,6 +550,12 @@ impl Env<'_> {
             }
         }
         if let Some(m) = map {
+            // Kernel `set_map_elem_callback_state`: only maps with for-each support
+            // (hash, array and their per-CPU and LRU forms) can be walked.
+            let mt = self.map_info(m).map_type;
+            if id == FOR_EACH_MAP_ELEM && !matches!(mt, 1 | 2 | 5 | 6 | 9 | 10) {
+                return Err(Reject::new("callback function not allowed for map"));
+            }
             self.check_map_compat(m, id, proto.name)?;
         }
         if let Some(rid) = release {
@@ -518,6 +566,12 @@ impl Env<'_> {
                 }
             });
         }
+        // The callback path forks off with the caller's registers intact: it comes back
+        // to this call.
+        let cb_state = match callback {
+            Some(start) => Some(self.callback_entry(pc, st, id, start, map)?),
+            None => None,
+        };
         for i in 1..=5 {
             st.cur_mut().regs[i] = RegState::NOT_INIT;
         }
@@ -538,7 +592,7 @@ impl Env<'_> {
                         proto.name
                     ))
                 })?;
-                let mut r = RegState::ptr(RegType::PtrToMapValueOrNull { map: m });
+                let mut r = RegState::ptr(self.lookup_result(m));
                 r.id = self.new_id();
                 r
             }
@@ -550,12 +604,19 @@ impl Env<'_> {
                 r
             }
         };
-        Ok(())
+        Ok(match cb_state {
+            Some(other) => Flow::Fork {
+                cont: pc + 1,
+                target: other.cur().subprog,
+                other,
+            },
+            None => Flow::Goto(pc + 1),
+        })
     }
 
     /// Kernel `check_map_func_compatibility` for the map kinds with dedicated helpers.
     fn check_map_compat(&self, map: u32, id: i32, name: &str) -> Result<(), Reject> {
-        let mt = self.config.maps.get(map as usize).map_or(0, |m| m.map_type);
+        let mt = self.map_info(map).map_type;
         if id == 12 && mt != MAP_TYPE_PROG_ARRAY {
             return Err(Reject::new("expected prog array map for tail call"));
         }
@@ -596,7 +657,18 @@ impl Env<'_> {
     /// `exit`: return to the caller, or end the program (checking `r0`, references and
     /// the return range).
     fn exit(&mut self, _pc: usize, st: &mut VState) -> Result<Flow, Reject> {
-        let r0 = self.read_reg(st, Reg::R0)?;
+        // Kernel `prepare_func_exit`: a function may return any stack pointer to no one
+        // (conservatively), and need not set r0 (the caller just cannot read it).
+        let r0 = *st.reg(Reg::R0);
+        if st.frames.len() > 1 && matches!(r0.ty, RegType::PtrToStack { .. }) {
+            return Err(Reject::reg(
+                Reg::R0,
+                "cannot return stack pointer to the caller",
+            ));
+        }
+        if self.in_callback(st) {
+            return Ok(Flow::Goto(self.callback_exit(st)?));
+        }
         if st.frames.len() > 1 {
             let depth = st.frames.len() - 1;
             if r0.ty == (RegType::PtrToStack { frame: depth as u8 }) {
@@ -616,6 +688,12 @@ impl Env<'_> {
             });
             return Ok(Flow::Goto(callsite + 1));
         }
+        if st.lock.is_some() {
+            return Err(Reject::new(
+                "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region",
+            ));
+        }
+        let r0 = self.read_reg(st, Reg::R0)?;
         if let Some(&(id, at)) = st.refs.first() {
             let slot = self.prog.get(at).map_or(at, |l| l.slot);
             return Err(Reject::new(format!(

@@ -150,6 +150,8 @@ impl<'a> Env<'a> {
         VState {
             frames: vec![f],
             refs: Vec::new(),
+            lock: None,
+            callback_returns: 0,
         }
     }
 
@@ -362,8 +364,14 @@ impl<'a> Env<'a> {
             let c = self.explored[pc][i];
             let cp = &mut self.checkpoints[c];
             if cp.branches > 0 {
+                // A callback's call site is a loop head (the callback may run again): an
+                // ancestor there that includes this state means the iteration converged.
+                if self.flow.callback_site[pc] && states_equal(&cp.state, st, &self.flow, pc) {
+                    cp.hits += 1;
+                    return Ok(true);
+                }
                 // An ancestor on the current path: identical means no progress.
-                if cp.state == *st {
+                if cp.state == *st && !self.flow.callback_site[pc] {
                     return Err(Reject::new(format!(
                         "infinite loop detected at insn {}",
                         self.prog[pc].slot
@@ -382,6 +390,8 @@ impl<'a> Env<'a> {
                     cp.state = VState {
                         frames: Vec::new(),
                         refs: Vec::new(),
+                        lock: None,
+                        callback_returns: 0,
                     };
                 }
                 self.explored[pc].swap_remove(i);
@@ -416,6 +426,15 @@ impl<'a> Env<'a> {
         Ok(false)
     }
 
+    /// States stored at `pc` whose paths are still being explored (loop ancestors).
+    pub(super) fn in_progress_at(&self, pc: usize) -> impl Iterator<Item = &VState> {
+        self.explored[pc]
+            .iter()
+            .map(|&c| &self.checkpoints[c])
+            .filter(|c| c.branches > 0)
+            .map(|c| &c.state)
+    }
+
     /// A register operand that must be initialised.
     pub(super) fn read_reg(&self, st: &VState, r: Reg) -> Result<RegState, Reject> {
         let reg = *st.reg(r);
@@ -445,8 +464,9 @@ impl<'a> Env<'a> {
             let (ptr, other) = if a.ty.is_or_null() { (a, b) } else { (b, a) };
             if ptr.ty.is_or_null() && other.is_const_zero() {
                 let mut null_st = st.clone();
-                mark_ptr_or_null(&mut null_st, ptr.id, true);
-                mark_ptr_or_null(st, ptr.id, false);
+                let keep_id = self.keeps_id(&ptr);
+                mark_ptr_or_null(&mut null_st, ptr.id, true, keep_id);
+                mark_ptr_or_null(st, ptr.id, false, keep_id);
                 // `==` jumps on null; `!=` jumps on non-null.
                 let other = if cond == JmpCond::Eq {
                     null_st
@@ -536,7 +556,8 @@ fn set_scalar(st: &mut VState, r: Reg, v: Scalar) {
 
 /// Kernel `mark_ptr_or_null_regs`: every copy of the nullable pointer `id` becomes the
 /// constant 0 (`null`) or the non-null type; a null ring buffer record needs no release.
-fn mark_ptr_or_null(st: &mut VState, id: u32, null: bool) {
+/// `keep_id`: the id stays (it names a map value's spin lock).
+fn mark_ptr_or_null(st: &mut VState, id: u32, null: bool, keep_id: bool) {
     let mut released = None;
     st.for_each_reg(|r| {
         if r.id != id || !r.ty.is_or_null() {
@@ -550,13 +571,16 @@ fn mark_ptr_or_null(st: &mut VState, id: u32, null: bool) {
         } else {
             r.ty = match r.ty {
                 RegType::PtrToMapValueOrNull { map } => RegType::PtrToMapValue { map },
+                RegType::PtrToMapOrNull { map } => RegType::ConstPtrToMap { map },
                 RegType::PtrToMemOrNull { size } => RegType::PtrToMem {
                     size,
                     ringbuf: true,
                 },
                 t => t,
             };
-            r.id = 0;
+            if !keep_id {
+                r.id = 0;
+            }
         }
     });
     if let Some(rid) = released {

@@ -136,7 +136,9 @@ impl Env<'_> {
             | RegType::Scalar
             | RegType::PtrToMapValueOrNull { .. }
             | RegType::PtrToMemOrNull { .. }
+            | RegType::PtrToMapOrNull { .. }
             | RegType::ConstPtrToMap { .. }
+            | RegType::PtrToFunc { .. }
             | RegType::PtrToPacketEnd => Err(Reject::reg(
                 r,
                 format!("R{n} invalid mem access '{}'", p.ty.name()),
@@ -178,9 +180,36 @@ impl Env<'_> {
                 self.note_mem(pc, MemKind::Stack);
                 self.stack_access(st, r, &p, frame, off, size, acc)
             }
+            RegType::PtrToMapKey { map } => {
+                self.note_mem(pc, MemKind::Mem);
+                if matches!(acc, Access::Write(_)) {
+                    return Err(Reject::reg(
+                        r,
+                        format!("write to change key R{n} not allowed"),
+                    ));
+                }
+                let info = self.map_info(map);
+                check_region(
+                    r,
+                    &p,
+                    i64::from(p.off) + off,
+                    size,
+                    info.key_size,
+                    MemKind::Mem,
+                )
+                .map_err(|mut e| {
+                    // The kernel names the key (`__check_mem_access`, PTR_TO_MAP_KEY).
+                    e.msg = e.msg.replace(
+                        "invalid access to memory, mem_size=",
+                        "invalid access to map key, key_size=",
+                    );
+                    e
+                })?;
+                Ok(loaded)
+            }
             RegType::PtrToMapValue { map } => {
                 self.note_mem(pc, MemKind::MapValue);
-                let info = self.config.maps[map as usize];
+                let info = self.map_info(map);
                 let o = i64::from(p.off) + off;
                 if matches!(acc, Access::Write(_)) && info.flags & F_RDONLY_PROG != 0 {
                     return Err(Reject::reg(
@@ -230,6 +259,17 @@ impl Env<'_> {
         let base = i64::from(p.off) + off;
         // Stack accesses must be aligned even where the CPU would not care.
         check_aligned(r, p, off, size)?;
+        if let Access::Write(v) = acc {
+            // Kernel `check_stack_write_fixed_off`: a caller's frame outlives the
+            // callee's, so a stack pointer spilled there could dangle.
+            if size == 8 && fi + 1 != st.frames.len() && matches!(v.ty, RegType::PtrToStack { .. })
+            {
+                return Err(Reject::reg(
+                    r,
+                    "cannot spill pointers to stack into stack frame of the caller",
+                ));
+            }
+        }
         let size64 = i64::from(size);
         let (lo, hi) = match p.var.as_const() {
             Some(c) => {
@@ -342,6 +382,7 @@ impl Env<'_> {
                 Ok(())
             }
             RegType::PtrToMapValue { .. }
+            | RegType::PtrToMapKey { .. }
             | RegType::PtrToMem { .. }
             | RegType::PtrToPacket { .. }
             | RegType::PtrToPacketMeta { .. } => {

@@ -22,18 +22,25 @@
 //! shows the instruction (LLVM syntax), the offending register's state in kernel notation
 //! and a one-sentence hint.
 //!
-//! Checked against the running kernel (tests, as root): every XDP case of the table gets
-//! the kernel's verdict and message (a short list of documented exceptions), and random
+//! Checked against the running kernel (tests, as root): every case of the table with a
+//! kernel program type (XDP, socket filter, sched_cls, kprobe, cgroup skb, tracepoint;
+//! maps with BTF and inner templates as needed) gets the kernel's verdict and message (a short list of documented exceptions), and random
 //! bounds, packet-check, stack-traffic and loop programs get the kernel's verdict; where
 //! oxbpf is more precise (it keeps signed bounds through shifts, tracks 32-bit bounds of
 //! 32-bit divisions, reads bytes of spilled constants), run-time tests check the extra
 //! acceptances are safe.
 //!
+//! Also modelled: map-in-map lookups (a nullable handle to a map like the inner
+//! template, [`MapMeta::inner`]), callbacks of `bpf_loop` and `bpf_for_each_map_elem`
+//! (verified like loops: the call site is re-entered until states converge, module
+//! `callbacks`), `BPF_LD_ABS`/`IND` (module `ldabs`), `bpf_spin_lock` (lock offset from
+//! [`MapMeta::spin_lock_off`]) and the combined stack of call chains.
+//!
 //! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
-//! callbacks (`ld_imm64` of a function), BTF ids, dynptrs, iterators, spin locks,
-//! `BPF_LD_ABS`/`IND`; precision tracking and the kernel's scalar links with a constant
-//! delta (`r2 = r1 + 4` stays linked in the kernel); map-in-map lookups (the runtime loads
-//! such programs unverified, with run-time checks). Context rules of the other program
+//! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_CONST_STR` /
+//! `ARG_PTR_TO_LONG` helper arguments (the runtime loads such programs unverified, with
+//! run-time checks); precision tracking and the kernel's scalar links with a constant
+//! delta (`r2 = r1 + 4` stays linked in the kernel). Context rules of the other program
 //! types come from their layouts in `program` (`ProgramType::ctx_access`).
 //!
 //! ```
@@ -47,15 +54,19 @@
 //! ```
 
 pub mod branch;
+mod callbacks;
 pub mod cfg;
 mod check;
 pub mod ctx;
 mod exec;
+mod ldabs;
 mod log;
+mod maprefs;
 mod mem;
 pub mod protos;
 mod prune;
 pub mod scalar;
+mod stackdepth;
 pub mod state;
 pub mod tnum;
 
@@ -66,6 +77,7 @@ mod tests;
 
 use crate::isa::Located;
 pub use ctx::{CtxAccess, CtxDenied, CtxField, EntryArg};
+pub use maprefs::spin_lock_offset;
 pub use protos::{ArgKind, BuiltinHelpers, HelperLookup, HelperProto, RetKind};
 
 /// The kernel's limit on processed instructions (`BPF_COMPLEXITY_LIMIT_INSNS`).
@@ -85,10 +97,29 @@ pub struct MapInfo {
     pub flags: u32,
 }
 
+/// What the verifier knows about a map beyond [`MapInfo`] (kernel `struct bpf_map`'s
+/// `inner_map_meta`, `btf` and `record`); parallel to [`VerifyConfig::maps`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapMeta {
+    /// The map's name, for messages.
+    pub name: String,
+    /// For an array or hash of maps: the inner map template. A lookup yields a handle
+    /// to a map like it.
+    pub inner: Option<MapInfo>,
+    /// Whether the map's value has BTF (needed for `bpf_spin_lock`).
+    pub btf: bool,
+    /// Offset of the value's `struct bpf_spin_lock`, if it has one.
+    pub spin_lock_off: Option<u32>,
+}
+
 /// `BPF_MAP_TYPE_PROG_ARRAY`.
 pub const MAP_TYPE_PROG_ARRAY: u32 = 3;
 /// `BPF_MAP_TYPE_ARRAY`.
 pub const MAP_TYPE_ARRAY: u32 = 2;
+/// `BPF_MAP_TYPE_ARRAY_OF_MAPS`.
+pub const MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
+/// `BPF_MAP_TYPE_HASH_OF_MAPS`.
+pub const MAP_TYPE_HASH_OF_MAPS: u32 = 13;
 /// `BPF_MAP_TYPE_QUEUE`.
 pub const MAP_TYPE_QUEUE: u32 = 22;
 /// `BPF_MAP_TYPE_STACK`.
@@ -105,6 +136,9 @@ pub struct VerifyConfig<'a> {
     pub prog_type: &'a dyn CtxAccess,
     /// The maps `lddw` may reference, by index.
     pub maps: &'a [MapInfo],
+    /// More about the maps, by the same index (may be shorter than `maps`: the rest have
+    /// no inner template, no BTF and no spin lock).
+    pub map_meta: &'a [MapMeta],
     /// Helper prototypes.
     pub helpers: &'a dyn HelperLookup,
     /// Whether the program's license is GPL-compatible.
@@ -122,6 +156,7 @@ impl<'a> VerifyConfig<'a> {
         VerifyConfig {
             prog_type,
             maps: &[],
+            map_meta: &[],
             helpers: &BuiltinHelpers,
             gpl: true,
             log_level: 0,
@@ -221,5 +256,28 @@ pub fn verify(prog: &[Located], config: &VerifyConfig<'_>) -> Result<Verified, V
         }
         e
     })?;
-    exec::Env::new(prog, config, flow).run()
+    if let Some(message) = ldabs::check_abnormal_return(&flow) {
+        let mut log = format!("{message}\n{}\n", log::hint(message));
+        if config.log_level >= 1 {
+            log.push_str(&Stats::default().summary(config.insn_limit));
+            log.push('\n');
+        }
+        return Err(VerifyError {
+            insn: 0,
+            message: message.into(),
+            log,
+        });
+    }
+    let depth_flow = cfg::check_cfg(prog)?;
+    let verified = exec::Env::new(prog, config, flow).run()?;
+    if let Some(message) = stackdepth::check(prog, &depth_flow, &verified.stack_depth) {
+        let mut log = verified.log;
+        log.push_str(&format!("{message}\n{}\n", log::hint(&message)));
+        return Err(VerifyError {
+            insn: 0,
+            message,
+            log,
+        });
+    }
+    Ok(verified)
 }

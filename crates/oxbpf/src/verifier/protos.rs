@@ -31,6 +31,13 @@ pub enum ArgKind {
     AllocMem,
     /// A constant allocation size (`ARG_CONST_ALLOC_SIZE_OR_ZERO`).
     ConstAllocSizeOrZero,
+    /// A pointer into the stack, or null if `maybe_null` (`ARG_PTR_TO_STACK_OR_NULL`): a
+    /// callback's context.
+    Stack { maybe_null: bool },
+    /// A subprogram to call back (`ARG_PTR_TO_FUNC`).
+    Func,
+    /// A map value's `struct bpf_spin_lock` (`ARG_PTR_TO_SPIN_LOCK`).
+    SpinLock,
     /// A kind the verifier does not model yet (named for the message); calls are rejected.
     Unsupported(&'static str),
 }
@@ -164,6 +171,8 @@ impl HelperLookup for BuiltinHelpers {
                 Integer,
                 true,
             ),
+            93 => p("spin_lock", &[SpinLock], Void, false),
+            94 => p("spin_unlock", &[SpinLock], Void, false),
             118 => p("jiffies64", &[], Integer, false),
             125 => p("ktime_get_boot_ns", &[], Integer, false),
             130 => p(
@@ -181,6 +190,18 @@ impl HelperLookup for BuiltinHelpers {
             132 => p("ringbuf_submit", &[AllocMem, Anything], Void, false),
             133 => p("ringbuf_discard", &[AllocMem, Anything], Void, false),
             134 => p("ringbuf_query", &[ConstMapPtr, Anything], Integer, false),
+            164 => p(
+                "for_each_map_elem",
+                &[ConstMapPtr, Func, Stack { maybe_null: true }, Anything],
+                Integer,
+                false,
+            ),
+            181 => p(
+                "loop",
+                &[Anything, Func, Stack { maybe_null: true }, Anything],
+                Integer,
+                false,
+            ),
             _ => return None,
         };
         pr.changes_pkt_data = changes_pkt_data(id);
@@ -209,9 +230,10 @@ impl HelperLookup for crate::helpers::Registry {
                 A::PtrToUninitMapValue => ArgKind::UninitMapValue,
                 A::ConstAllocSizeOrZero => ArgKind::ConstAllocSizeOrZero,
                 A::PtrToRingbufMem => ArgKind::AllocMem,
-                A::PtrToStack { .. } => ArgKind::Unsupported("ARG_PTR_TO_STACK"),
+                A::PtrToStack { maybe_null } => ArgKind::Stack { maybe_null },
                 A::PtrToConstStr => ArgKind::Unsupported("ARG_PTR_TO_CONST_STR"),
-                A::PtrToFunc => ArgKind::Unsupported("ARG_PTR_TO_FUNC"),
+                A::PtrToFunc => ArgKind::Func,
+                A::PtrToSpinLock => ArgKind::SpinLock,
                 A::PtrToLong => ArgKind::Unsupported("ARG_PTR_TO_LONG"),
             };
         }

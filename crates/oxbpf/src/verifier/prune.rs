@@ -49,18 +49,25 @@ pub(super) fn states_equal(old: &VState, cur: &VState, flow: &Cfg, pc: usize) ->
             return false;
         }
     }
+    // The same spin lock must be held (kernel `refsafe` on `active_lock`).
+    match (old.lock, cur.lock) {
+        (None, None) => {}
+        (Some((ma, ia)), Some((mb, ib))) if ma == mb && ids.check(ia, ib) => {}
+        _ => return false,
+    }
     let depth = old.frames.len();
     for (i, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if fo.callsite != fc.callsite {
             return false;
         }
         // Registers live here: in the innermost frame at `pc`, in a caller after its call
-        // returns (r0 is then redefined).
+        // returns (r0 is then redefined); a callback returns to the helper call itself,
+        // which reads r1-r5 again (after a BPF-to-BPF call they are uninitialised anyway).
         let live = if i + 1 == depth {
             flow.live_in.get(pc).copied().unwrap_or(u16::MAX)
         } else {
             let ret = cur.frames[i + 1].callsite + 1;
-            flow.live_in.get(ret).copied().unwrap_or(u16::MAX) & !1
+            (flow.live_in.get(ret).copied().unwrap_or(u16::MAX) & !1) | 0b11_1110
         };
         if !frame_safe(fo, fc, live, &mut ids) {
             return false;

@@ -28,6 +28,8 @@ pub enum RegType {
     PtrToMapValueOrNull { map: u32 },
     /// A map handle (`lddw rX, map`).
     ConstPtrToMap { map: u32 },
+    /// A map-in-map lookup's result before the null check: a handle to the inner map.
+    PtrToMapOrNull { map: u32 },
     /// A pointer into the packet; bytes `[0, range)` past it (minus its offset) are proven
     /// to be inside the packet.
     PtrToPacket { range: u32 },
@@ -40,7 +42,16 @@ pub enum RegType {
     PtrToMem { size: u32, ringbuf: bool },
     /// `ringbuf_reserve`'s result before the null check.
     PtrToMemOrNull { size: u32 },
+    /// A subprogram's address (`ld_imm64` with `BPF_PSEUDO_FUNC`): instruction index of
+    /// its first instruction. Only passed to callback-taking helpers.
+    PtrToFunc { start: u32 },
+    /// A map key handed to a `bpf_for_each_map_elem` callback (read-only).
+    PtrToMapKey { map: u32 },
 }
+
+/// Map indices with this bit set name the inner map template of the map whose index is
+/// in the other bits (a map-in-map lookup result).
+pub const INNER_MAP: u32 = 1 << 31;
 
 impl RegType {
     /// The kernel's short name (`reg_type_str`).
@@ -53,12 +64,15 @@ impl RegType {
             RegType::PtrToMapValue { .. } => "map_value",
             RegType::PtrToMapValueOrNull { .. } => "map_value_or_null",
             RegType::ConstPtrToMap { .. } => "map_ptr",
+            RegType::PtrToMapOrNull { .. } => "map_ptr_or_null",
             RegType::PtrToPacket { .. } => "pkt",
             RegType::PtrToPacketMeta { .. } => "pkt_meta",
             RegType::PtrToPacketEnd => "pkt_end",
             RegType::PtrToMem { ringbuf: false, .. } => "mem",
             RegType::PtrToMem { ringbuf: true, .. } => "ringbuf_mem",
             RegType::PtrToMemOrNull { .. } => "ringbuf_mem_or_null",
+            RegType::PtrToFunc { .. } => "func",
+            RegType::PtrToMapKey { .. } => "map_key",
         }
     }
 
@@ -71,7 +85,9 @@ impl RegType {
     pub fn is_or_null(&self) -> bool {
         matches!(
             self,
-            RegType::PtrToMapValueOrNull { .. } | RegType::PtrToMemOrNull { .. }
+            RegType::PtrToMapValueOrNull { .. }
+                | RegType::PtrToMemOrNull { .. }
+                | RegType::PtrToMapOrNull { .. }
         )
     }
 
@@ -158,6 +174,7 @@ impl fmt::Display for RegDisplay<'_> {
         let r = self.reg;
         let mut parts: Vec<String> = Vec::new();
         let map_desc = |m: u32| match self.maps.get(m as usize) {
+            None if m & INNER_MAP != 0 => format!("map=inner({})", m & !INNER_MAP),
             Some(mi) => format!("map={m},ks={},vs={}", mi.key_size, mi.value_size),
             None => format!("map={m}"),
         };
@@ -189,7 +206,9 @@ impl fmt::Display for RegDisplay<'_> {
         match r.ty {
             RegType::PtrToMapValue { map }
             | RegType::PtrToMapValueOrNull { map }
-            | RegType::ConstPtrToMap { map } => parts.push(map_desc(map)),
+            | RegType::ConstPtrToMap { map }
+            | RegType::PtrToMapOrNull { map }
+            | RegType::PtrToMapKey { map } => parts.push(map_desc(map)),
             _ => {}
         }
         if r.off != 0 {
@@ -317,6 +336,13 @@ pub struct VState {
     pub frames: Vec<Frame>,
     /// Acquired references not yet released: `(id, instruction index)`.
     pub refs: Vec<(u32, usize)>,
+    /// The `bpf_spin_lock` held: `(map index, id of the map value pointer)` (kernel
+    /// `active_locks`/`active_lock_ptr`).
+    pub lock: Option<(u32, u32)>,
+    /// Times a callback returned to its call site on this path (kernel
+    /// `callback_unroll_depth`): the same state in another run of a callback is not an
+    /// infinite loop. Pruning ignores it.
+    pub callback_returns: u32,
 }
 
 impl VState {

@@ -208,7 +208,7 @@ pub(super) fn cases() -> Vec<Case> {
             cat(&[vec![mov(R2, 1), Insn::Callx { reg: R2 }], ret(0)]),
             "not supported",
         ),
-        reject(
+        accept(
             "function pointer load",
             Xdp,
             vec![
@@ -223,7 +223,6 @@ pub(super) fn cases() -> Vec<Case> {
                 mov(R0, 1),
                 exit(),
             ],
-            "not supported",
         ),
         reject(
             "BTF id load",

@@ -2,8 +2,10 @@
 //! `bpf(BPF_PROG_LOAD)` through [`crate::kernel`] (as root) and the kernel's verdict compared with ours. Known
 //! differences are listed with their reason; an unexpected one fails the test.
 
+use super::btf_gen::BtfGen;
 use super::*;
-use crate::kernel::{Map, MapCreate, ProgLoad, Program, PROG_TYPE_XDP};
+use crate::isa::Located;
+use crate::kernel::{Btf, Map, MapBtf, MapCreate, ProgBtf, ProgLoad, Program, PROG_TYPE_XDP};
 use std::os::fd::{AsFd, AsRawFd};
 
 /// Cases where the verdicts differ on purpose, with the reason.
@@ -26,7 +28,6 @@ const KNOWN_WORDING: &[(&str, &str)] = &[
     ),
     ("kfunc call", "kfuncs are not supported by oxbpf's verifier"),
     ("indirect call", "callx is not supported by oxbpf's verifier"),
-    ("function pointer load", "callbacks are not supported by oxbpf's verifier"),
     ("BTF id load", "BTF ids are not supported by oxbpf's verifier"),
     (
         "jump into the second half of lddw",
@@ -35,34 +36,144 @@ const KNOWN_WORDING: &[(&str, &str)] = &[
     ("map index out of range", "the oracle passes fd -1 for a map index that does not exist"),
 ];
 
-/// Loads the case's program as XDP (maps created for real, referenced through
-/// `fd_array`); returns the kernel's verdict and log, or `None` if a map cannot be created.
-fn kernel_verdict(c: &Case) -> Option<(bool, String)> {
-    let maps: Vec<Map> = c
-        .maps
-        .iter()
-        .map(|m| {
+/// The kernel program type number a case loads as (`None`: not a kernel type).
+fn kernel_type(ty: Ty) -> Option<u32> {
+    match ty {
+        Ty::Xdp => Some(PROG_TYPE_XDP),
+        Ty::Named(n) => crate::program::ProgramType::from_name(n).map(|t| t.id),
+        Ty::Raw(_) | Ty::Ranged => None,
+    }
+}
+
+/// A map of the case created for real: the map and what keeps its BTF and inner
+/// template alive.
+struct KernelMap {
+    map: Map,
+    _btf: Option<Btf>,
+    _inner: Option<Map>,
+}
+
+/// Creates map `i` of the case: with BTF (a value struct, with a `struct bpf_spin_lock`
+/// where the case says so) and an inner template for map-in-map.
+fn create_map(c: &Case, i: usize) -> Option<KernelMap> {
+    let m = c.maps[i];
+    let meta = c.meta.get(i).cloned().unwrap_or_default();
+    let inner = match meta.inner {
+        Some(t) => Some(
             Map::create(&MapCreate {
-                map_type: m.map_type,
-                key_size: m.key_size,
-                value_size: m.value_size,
-                max_entries: m.max_entries,
-                flags: m.flags,
+                map_type: t.map_type,
+                key_size: t.key_size,
+                value_size: t.value_size,
+                max_entries: t.max_entries,
+                flags: t.flags,
                 ..MapCreate::default()
             })
-            .ok()
-        })
+            .ok()?,
+        ),
+        None => None,
+    };
+    let btf = if meta.btf {
+        let mut g = BtfGen::new();
+        let int = g.int("int", 4);
+        let members: Vec<(&str, u32, u32)> = match meta.spin_lock_off {
+            Some(off) => {
+                let lock = g.structure("bpf_spin_lock", 4, &[("val", int, 0)]);
+                vec![("lock", lock, off)]
+            }
+            None => vec![("x", int, 0)],
+        };
+        let val = g.structure("val", m.value_size, &members);
+        let key = if m.key_size == 4 { int } else { 0 };
+        Some((Btf::load(&g.bytes(), 0).ok()?, key, val))
+    } else {
+        None
+    };
+    let map = Map::create(&MapCreate {
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        flags: m.flags,
+        name: &meta.name,
+        inner_map_fd: inner.as_ref().map(|x| x.as_fd()),
+        btf: btf.as_ref().map(|(b, key, val)| MapBtf {
+            btf_fd: b.as_fd(),
+            key_type_id: *key,
+            value_type_id: *val,
+            vmlinux_value_type_id: 0,
+        }),
+        ..MapCreate::default()
+    })
+    .ok()?;
+    Some(KernelMap {
+        map,
+        _btf: btf.map(|b| b.0),
+        _inner: inner,
+    })
+}
+
+/// Slots where subprograms start (0, call and function-pointer targets).
+fn subprog_starts(insns: &[Located]) -> Vec<usize> {
+    let mut v = vec![0usize];
+    for l in insns {
+        match l.insn {
+            Insn::Call(crate::isa::CallTarget::Local(imm))
+            | Insn::LdImm64 {
+                pseudo: crate::isa::LdPseudo::Func,
+                imm,
+                ..
+            } => v.push((l.slot as i64 + 1 + i64::from(imm)).max(0) as usize),
+            _ => {}
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Loads the case's program with `bpf(BPF_PROG_LOAD)` as its type (maps created for
+/// real, referenced through `fd_array`; programs passing callbacks get BTF `func_info`,
+/// which the kernel requires for them); returns the kernel's verdict and log, or `None`
+/// if the type has no kernel number or a map cannot be created.
+pub(super) fn kernel_verdict(c: &Case) -> Option<(bool, String)> {
+    let prog_type = kernel_type(c.ty)?;
+    let maps: Vec<KernelMap> = (0..c.maps.len())
+        .map(|i| create_map(c, i))
         .collect::<Option<_>>()?;
-    let fds: Vec<_> = maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
+    let fds: Vec<_> = maps.iter().map(|m| m.map.as_fd().as_raw_fd()).collect();
     let mut bytes = Vec::new();
     for i in &c.insns {
         i.encode_into(&mut bytes);
     }
+    let decoded = assemble(&c.insns);
+    let callbacks = decoded.iter().any(|l| {
+        matches!(
+            l.insn,
+            Insn::LdImm64 {
+                pseudo: crate::isa::LdPseudo::Func,
+                ..
+            }
+        )
+    });
+    let mut g = BtfGen::new();
+    let func_info = g.funcs(&subprog_starts(&decoded));
+    let prog_btf = if callbacks {
+        Some(Btf::load(&g.bytes(), 0).ok()?)
+    } else {
+        None
+    };
     let load = ProgLoad {
         license: if c.gpl { "GPL" } else { "MIT" },
         fd_array: &fds,
         log_level: 1,
-        ..ProgLoad::new(PROG_TYPE_XDP, &bytes)
+        btf: prog_btf.as_ref().map(|b| ProgBtf {
+            btf_fd: b.as_fd(),
+            func_info: &func_info,
+            func_info_rec_size: 8,
+            line_info: &[],
+            line_info_rec_size: 16,
+        }),
+        ..ProgLoad::new(prog_type, &bytes)
     };
     Some(match Program::load(&load) {
         Ok(p) => (true, p.log().to_string()),
@@ -78,6 +189,8 @@ fn all_cases() -> Vec<Case> {
         super::cases_helpers::cases(),
         super::cases_mem::cases(),
         super::cases_pkt::cases(),
+        super::cases_feat::cases(),
+        super::cases_rules::cases(),
     ]
     .into_iter()
     .flatten()
@@ -87,19 +200,21 @@ fn all_cases() -> Vec<Case> {
 #[test]
 fn verdicts_match_the_kernel() {
     if let Err(why) = crate::kernel::available() {
-        eprintln!("skipped: the kernel cannot load programs here: {why}");
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let mut compared = 0;
+    let mut kernel_accepts = 0;
     let mut diffs = Vec::new();
     for c in all_cases() {
-        if !matches!(c.ty, Ty::Xdp) || c.limit.is_some() || c.insns.is_empty() {
+        if kernel_type(c.ty).is_none() || c.limit.is_some() || c.insns.is_empty() {
             continue;
         }
         let Some((kernel_ok, klog)) = kernel_verdict(&c) else {
             continue;
         };
         compared += 1;
+        kernel_accepts += usize::from(kernel_ok);
         let ours_ok = matches!(c.expect, Expect::Accept);
         let known = KNOWN_DIFFERENCES.iter().any(|(n, _)| *n == c.name);
         // Where both reject, the kernel's log should contain our message.
@@ -118,6 +233,12 @@ fn verdicts_match_the_kernel() {
             ));
         }
     }
+    eprintln!(
+        "kernel oracle: {compared} cases compared ({} accepted, {} rejected by the kernel), {} differ",
+        kernel_accepts,
+        compared - kernel_accepts,
+        diffs.len()
+    );
     assert!(compared > 100, "only {compared} cases compared");
     assert!(
         diffs.is_empty(),
@@ -132,8 +253,8 @@ fn verdicts_match_the_kernel() {
 /// ours are more precise (both are safe: checked-mode runs prove nothing faults).
 #[test]
 fn bounds_agree_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let (mut same, mut less, mut more) = (0, Vec::new(), Vec::new());
@@ -215,8 +336,8 @@ fn pkt_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
 /// (bounds proven on the right edge, one more byte after a strict comparison).
 #[test]
 fn packet_ranges_agree_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let mut diffs = Vec::new();
@@ -299,8 +420,8 @@ fn stack_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
 /// bytes of a spilled constant that the kernel treats as unknown.
 #[test]
 fn stack_traffic_agrees_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let mut diffs = Vec::new();
@@ -378,8 +499,8 @@ fn loop_program(rng: &mut crate::testgen::Rng) -> Vec<Insn> {
 /// Random counted loops (constant or masked bounds): same verdicts as the kernel.
 #[test]
 fn loops_agree_with_the_kernel() {
-    if crate::kernel::available().is_err() {
-        eprintln!("skipped: the kernel cannot load programs here");
+    if let Err(why) = crate::kernel::available() {
+        eprintln!("SKIPPED: kernel unavailable: {why}");
         return;
     }
     let mut diffs = Vec::new();

@@ -3,12 +3,17 @@
 //! expected verdict with a fragment of the rejection message.
 
 mod asm;
+mod btf_gen;
+#[cfg(target_os = "linux")]
+mod callback_oracle;
 mod cases_alu;
 mod cases_calls;
 mod cases_cfg;
+mod cases_feat;
 mod cases_helpers;
 mod cases_mem;
 mod cases_pkt;
+mod cases_rules;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
@@ -17,7 +22,7 @@ mod random;
 mod registry;
 
 use super::ctx::{CtxAccess, CtxDenied, CtxField, EntryArg, RawMem, Xdp};
-use super::{verify, MapInfo, Verified, VerifyConfig, VerifyError};
+use super::{verify, MapInfo, MapMeta, Verified, VerifyConfig, VerifyError};
 use crate::isa::{self, Insn, Located};
 
 /// A test program type: `r1` = 16-byte ctx (`u32` at 0 read-write, `u32` at 4 read-only,
@@ -57,6 +62,8 @@ pub(super) enum Ty {
     Xdp,
     Raw(u32),
     Ranged,
+    /// A program type of [`crate::program::ProgramType`] by name (`socket`, `kprobe`).
+    Named(&'static str),
 }
 
 /// Expected outcome.
@@ -72,7 +79,12 @@ pub(super) struct Case {
     pub ty: Ty,
     pub insns: Vec<Insn>,
     pub maps: Vec<MapInfo>,
+    /// More about the maps (inner templates, BTF, spin locks), by index.
+    pub meta: Vec<MapMeta>,
     pub gpl: bool,
+    /// Check helpers against the standard registry (its per-type restrictions), then
+    /// the built-in table; otherwise the built-in table only.
+    pub registry: bool,
     pub limit: Option<u64>,
     pub expect: Expect,
 }
@@ -83,7 +95,9 @@ pub(super) fn accept(name: &'static str, ty: Ty, insns: Vec<Insn>) -> Case {
         ty,
         insns,
         maps: Vec::new(),
+        meta: Vec::new(),
         gpl: true,
+        registry: false,
         limit: None,
         expect: Expect::Accept,
     }
@@ -99,6 +113,14 @@ pub(super) fn reject(name: &'static str, ty: Ty, insns: Vec<Insn>, msg: &'static
 impl Case {
     pub(super) fn maps(mut self, maps: &[MapInfo]) -> Case {
         self.maps = maps.to_vec();
+        self
+    }
+    pub(super) fn meta(mut self, meta: Vec<MapMeta>) -> Case {
+        self.meta = meta;
+        self
+    }
+    pub(super) fn registry(mut self) -> Case {
+        self.registry = true;
         self
     }
     pub(super) fn nongpl(mut self) -> Case {
@@ -131,7 +153,7 @@ pub(super) fn assemble(insns: &[Insn]) -> Vec<Located> {
 /// Runs one case at the given log level.
 pub(super) fn run(c: &Case, log_level: u32) -> Result<Verified, VerifyError> {
     let prog = assemble(&c.insns);
-    let (xdp, raw, ranged);
+    let (xdp, raw, ranged, named);
     let ty: &dyn CtxAccess = match c.ty {
         Ty::Xdp => {
             xdp = Xdp;
@@ -145,9 +167,21 @@ pub(super) fn run(c: &Case, log_level: u32) -> Result<Verified, VerifyError> {
             ranged = Ranged;
             &ranged
         }
+        Ty::Named(n) => {
+            named = crate::program::ProgramType::from_name(n)
+                .and_then(|t| t.ctx_access())
+                .unwrap_or_else(|| panic!("{}: no program type {n}", c.name));
+            &named
+        }
     };
+    let registry = crate::helpers::Registry::standard();
+    let chain = super::protos::Chain(&registry, &super::BuiltinHelpers);
+    let builtin = super::BuiltinHelpers;
+    let helpers: &dyn super::HelperLookup = if c.registry { &chain } else { &builtin };
     let config = VerifyConfig {
+        helpers,
         maps: &c.maps,
+        map_meta: &c.meta,
         gpl: c.gpl,
         log_level,
         insn_limit: c.limit.unwrap_or(super::COMPLEXITY_LIMIT_INSNS),

@@ -3,7 +3,7 @@
 
 use crate::isa;
 use crate::object::Object;
-use crate::verifier::{ctx::Xdp, verify, MapInfo, VerifyConfig};
+use crate::verifier::{ctx::Xdp, spin_lock_offset, verify, MapInfo, MapMeta, VerifyConfig};
 
 fn examples_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
@@ -35,6 +35,27 @@ fn example_xdp_programs_are_accepted() {
                 flags: m.map_flags,
             })
             .collect();
+        // What the runtime passes too: inner templates and spin lock offsets from BTF.
+        let meta: Vec<MapMeta> = obj
+            .maps
+            .iter()
+            .map(|m| MapMeta {
+                name: m.name.clone(),
+                inner: m.inner.as_deref().map(|i| MapInfo {
+                    map_type: i.map_type,
+                    key_size: i.key_size,
+                    value_size: i.value_size,
+                    max_entries: i.max_entries,
+                    flags: i.map_flags,
+                }),
+                btf: m.btf_value_type_id.is_some(),
+                spin_lock_off: obj
+                    .btf
+                    .as_ref()
+                    .zip(m.btf_value_type_id)
+                    .and_then(|(b, v)| spin_lock_offset(b, v)),
+            })
+            .collect();
         // Programs calling undefined `mem*` functions are not loadable as compiled (the
         // runtime links them first; its tests verify the linked form).
         for p in obj
@@ -49,6 +70,7 @@ fn example_xdp_programs_are_accepted() {
             };
             let config = VerifyConfig {
                 maps: &maps,
+                map_meta: &meta,
                 gpl: obj.is_gpl_compatible(),
                 log_level: 1,
                 ..VerifyConfig::new(&Xdp)

@@ -50,12 +50,9 @@ fn registry_restrictions_and_unsupported_kinds() {
     });
     reg.register(Helper {
         id: 201,
-        name: "stack_arg",
+        name: "const_str_arg",
         func: nop,
-        proto: HelperProto::new(
-            &[ArgKind::PtrToStack { maybe_null: false }],
-            RetKind::Integer,
-        ),
+        proto: HelperProto::new(&[ArgKind::PtrToConstStr], RetKind::Integer),
     });
     let e = check(&reg, &[call(200), exit()]).unwrap_err();
     assert!(
@@ -63,7 +60,7 @@ fn registry_restrictions_and_unsupported_kinds() {
         "{e}"
     );
     let e = check(&reg, &[movr(R1, R10), call(201), exit()]).unwrap_err();
-    assert!(e.contains("argument kind ARG_PTR_TO_STACK"), "{e}");
+    assert!(e.contains("argument kind ARG_PTR_TO_CONST_STR"), "{e}");
     // Not in the registry: the built-in table answers.
     check(&reg, &[call(7), exit()]).expect("get_prandom_u32 from the built-in table");
 }
