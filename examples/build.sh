@@ -39,5 +39,5 @@ fi
 # Variants with section names aya-obj 0.3 accepts (oracle test).
 build subprog.c subprog-classifier.o -g -DTC_SEC=\"classifier\"
 build btf_maps.c btf_maps-classifier.o -g -DTC_SEC=\"classifier\"
-echo "built: $(ls *.o | tr '\n' ' ')"
 build xdp_frags.c xdp_frags.o -g
+echo "built: $(ls *.o | tr '\n' ' ')"
