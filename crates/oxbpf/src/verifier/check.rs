@@ -118,6 +118,10 @@ impl Env<'_> {
                 off,
             } => {
                 let v = self.read_reg(st, src)?;
+                if v.is_const_zero() && matches!(st.reg(dst).ty, RegType::PtrToStack { .. }) {
+                    // It may become known-zero stack bytes, which pruning compares exactly.
+                    self.mark_precise(st, &[src]);
+                }
                 self.store(pc, st, dst, off, size.bytes() as u32, v)?;
             }
             Insn::Atomic {
@@ -215,6 +219,12 @@ impl Env<'_> {
             }
             r
         } else {
+            // The scalar operand of pointer arithmetic decides the pointer's bounds.
+            if d.ty == RegType::Scalar {
+                self.mark_precise(st, &[dst]);
+            } else if let (RegType::Scalar, Src::Reg(r)) = (s.ty, src) {
+                self.mark_precise(st, &[r]);
+            }
             self.ptr_alu((width, op, dst), d, s)?
         };
         *st.reg_mut(dst) = r;
@@ -440,6 +450,7 @@ impl Env<'_> {
                     if reg.ty != RegType::Scalar {
                         return Err(expect("scalar"));
                     }
+                    self.mark_precise(st, &[r]);
                     if reg.var.smin < 0 {
                         return Err(Reject::reg(
                             r,
@@ -498,6 +509,7 @@ impl Env<'_> {
                     release = Some(reg.ref_obj_id);
                 }
                 ArgKind::ConstAllocSizeOrZero => {
+                    self.mark_precise(st, &[r]);
                     let c = (reg.ty == RegType::Scalar)
                         .then(|| reg.var.as_const())
                         .flatten()
@@ -623,6 +635,7 @@ impl Env<'_> {
             )));
         }
         if let Some((lo, hi)) = self.config.prog_type.return_range() {
+            self.mark_precise(st, &[Reg::R0]);
             if r0.ty != RegType::Scalar {
                 return Err(Reject::reg(
                     Reg::R0,

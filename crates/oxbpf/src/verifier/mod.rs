@@ -53,6 +53,7 @@ pub mod ctx;
 mod exec;
 mod log;
 mod mem;
+mod precision;
 pub mod protos;
 mod prune;
 pub mod scalar;

@@ -1,6 +1,7 @@
 //! State subsumption for pruning (kernel `states_equal`, `regsafe`, `stacksafe`): an old
 //! state, fully explored and proven safe, that includes every concrete state the current
-//! one describes makes exploring the current one unnecessary.
+//! one describes makes exploring the current one unnecessary. Scalars compare by range
+//! only where the old state marked them precise (module `precision`).
 
 use super::cfg::Cfg;
 use super::state::{Frame, RegState, RegType, SlotByte, VState};
@@ -49,24 +50,32 @@ pub(super) fn states_equal(old: &VState, cur: &VState, flow: &Cfg, pc: usize) ->
             return false;
         }
     }
-    let depth = old.frames.len();
+    let live = live_masks(cur, flow, pc);
     for (i, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if fo.callsite != fc.callsite {
             return false;
         }
-        // Registers live here: in the innermost frame at `pc`, in a caller after its call
-        // returns (r0 is then redefined).
-        let live = if i + 1 == depth {
-            flow.live_in.get(pc).copied().unwrap_or(u16::MAX)
-        } else {
-            let ret = cur.frames[i + 1].callsite + 1;
-            flow.live_in.get(ret).copied().unwrap_or(u16::MAX) & !1
-        };
-        if !frame_safe(fo, fc, live, &mut ids) {
+        if !frame_safe(fo, fc, live[i], &mut ids) {
             return false;
         }
     }
     true
+}
+
+/// The registers live in each frame of `cur` at `pc`: in the innermost frame at `pc`, in
+/// a caller after its call returns (r0 is then redefined).
+pub(super) fn live_masks(cur: &VState, flow: &Cfg, pc: usize) -> Vec<u16> {
+    let depth = cur.frames.len();
+    (0..depth)
+        .map(|i| {
+            if i + 1 == depth {
+                flow.live_in.get(pc).copied().unwrap_or(u16::MAX)
+            } else {
+                let ret = cur.frames[i + 1].callsite + 1;
+                flow.live_in.get(ret).copied().unwrap_or(u16::MAX) & !1
+            }
+        })
+        .collect()
 }
 
 fn frame_safe(old: &Frame, cur: &Frame, live: u16, ids: &mut IdMap) -> bool {
@@ -87,6 +96,17 @@ fn frame_safe(old: &Frame, cur: &Frame, live: u16, ids: &mut IdMap) -> bool {
                 }
                 from = ko;
             }
+        } else if so
+            .spill()
+            .is_some_and(|r| r.ty == RegType::Scalar && !r.precise)
+            && sc
+                .bytes
+                .iter()
+                .all(|&b| matches!(b, SlotByte::Misc | SlotByte::Zero))
+        {
+            // An imprecise spilled number: any data read from the slot now is a number
+            // no check depended on (kernel `is_spilled_unbound_scalar_reg64`).
+            continue;
         }
         for b in from..8 {
             let ok = match so.bytes[b] {
@@ -121,6 +141,10 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
         | (RegType::PtrToPacketMeta { range: a }, RegType::PtrToPacketMeta { range: b }) => a <= b,
         (a, b) => a == b,
     };
+    if old.ty == RegType::Scalar && cur.ty == RegType::Scalar && !old.precise {
+        // No check on the old path depended on this number's value.
+        return true;
+    }
     same_kind
         && old.off == cur.off
         && old.var.includes(&cur.var)
