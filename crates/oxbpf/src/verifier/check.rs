@@ -132,7 +132,11 @@ impl Env<'_> {
                 src,
                 off,
             } => self.atomic(pc, st, (size.bytes() as u32, op, fetch, dst, src, off))?,
-            Insn::Ja { .. } | Insn::Gotol { .. } => return Ok(Flow::Goto(self.target_of(pc))),
+            Insn::Ja { .. } | Insn::Gotol { .. } => {
+                // The kernel counts every JMP-class instruction for its checkpoint heuristic.
+                self.jmps_seen();
+                return Ok(Flow::Goto(self.target_of(pc)));
+            }
             Insn::Jmp {
                 width,
                 cond,
@@ -150,7 +154,10 @@ impl Env<'_> {
             Insn::Callx { .. } => {
                 return Err(Reject::new("indirect calls (callx) are not supported"))
             }
-            Insn::Exit => return self.exit(pc, st),
+            Insn::Exit => {
+                self.jmps_seen();
+                return self.exit(pc, st);
+            }
         }
         Ok(Flow::Goto(next))
     }

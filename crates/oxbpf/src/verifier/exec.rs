@@ -388,8 +388,14 @@ impl<'a> Env<'a> {
             return Ok(false);
         }
         let force = self.flow.force_checkpoint[pc];
-        let mut i = 0;
-        while i < self.explored[pc].len() {
+        let add = force
+            || (self.jmps_processed - self.prev_jmps >= 2
+                && self.stats.insns_processed - self.prev_insns >= 8);
+        // Newest first, as the kernel's list: the latest iteration's state is the likely
+        // match, and older ones are not charged a miss for it.
+        let mut i = self.explored[pc].len();
+        while i > 0 {
+            i -= 1;
             let c = self.explored[pc][i];
             let cp = &mut self.checkpoints[c];
             if cp.branches > 0 {
@@ -400,6 +406,8 @@ impl<'a> Env<'a> {
                         self.prog[pc].slot
                     )));
                 }
+                // (The kernel also checkpoints less often inside loops; with prune points
+                // at every jump target and loop head, as here, that starves pruning.)
             } else if states_equal(&cp.state, st, &self.flow, pc) {
                 cp.hits += 1;
                 // The old state's precise scalars matter after this point on the
@@ -407,6 +415,10 @@ impl<'a> Env<'a> {
                 let live = live_masks(st, &self.flow, pc);
                 self.propagate_precision(c, st, &live);
                 return Ok(true);
+            }
+            // Kernel: a miss only counts when a new state replaces this one here.
+            if !add {
+                continue;
             }
             cp.misses += 1;
             // Kernel heuristic: a state that keeps missing is unlikely to help; loop heads
@@ -419,16 +431,10 @@ impl<'a> Env<'a> {
                         refs: Vec::new(),
                     };
                 }
-                self.explored[pc].swap_remove(i);
+                self.explored[pc].remove(i);
                 self.live_states -= 1;
-                continue;
             }
-            i += 1;
         }
-        let force = self.flow.force_checkpoint[pc];
-        let add = force
-            || (self.jmps_processed - self.prev_jmps >= 2
-                && self.stats.insns_processed - self.prev_insns >= 8);
         if add {
             self.prev_jmps = self.jmps_processed;
             self.prev_insns = self.stats.insns_processed;

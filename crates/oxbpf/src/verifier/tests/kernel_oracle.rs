@@ -78,6 +78,7 @@ fn all_cases() -> Vec<Case> {
         super::cases_helpers::cases(),
         super::cases_mem::cases(),
         super::cases_pkt::cases(),
+        super::cases_precision::cases(),
     ]
     .into_iter()
     .flatten()

@@ -9,6 +9,7 @@ mod cases_cfg;
 mod cases_helpers;
 mod cases_mem;
 mod cases_pkt;
+mod cases_precision;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
