@@ -14,6 +14,8 @@ mod cases_precision;
 mod kernel_oracle;
 mod log;
 mod objects;
+#[cfg(target_os = "linux")]
+mod precision;
 mod random;
 mod registry;
 
