@@ -58,7 +58,13 @@ fn kernel_processed(insns: &[u8], maps: &[MapInfo]) -> Result<u64, String> {
     .map_err(|e| format!("kernel rejected: {e}"))?;
     p.log()
         .lines()
-        .find_map(|l| l.strip_prefix("processed ")?.split(' ').next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("processed ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
         .ok_or_else(|| "no summary in the kernel log".into())
 }
 
@@ -102,17 +108,17 @@ fn bench_programs_verify_near_the_kernel() {
             }
         };
         let kernel = match &live {
-            Ok(()) => {
-                kernel_object_processed(&obj).unwrap_or_else(|e| {
-                    report.push(format!("{file}: kernel: {e}"));
-                    recorded
-                })
-            }
+            Ok(()) => kernel_object_processed(&obj).unwrap_or_else(|e| {
+                report.push(format!("{file}: kernel: {e}"));
+                recorded
+            }),
             Err(_) => recorded,
         };
         eprintln!("{file}: oxbpf {ours} kernel {kernel} (6.18 recorded {recorded})");
         if ours > MAX_RATIO * kernel {
-            report.push(format!("{file}: oxbpf {ours} > {MAX_RATIO} x kernel {kernel}"));
+            report.push(format!(
+                "{file}: oxbpf {ours} > {MAX_RATIO} x kernel {kernel}"
+            ));
         }
     }
     assert!(report.is_empty(), "{}", report.join("\n"));
@@ -152,7 +158,13 @@ fn kernel_object_processed(obj: &Object) -> Result<u64, String> {
     loaded
         .log()
         .lines()
-        .find_map(|l| l.strip_prefix("processed ")?.split(' ').next()?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("processed ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
         .ok_or_else(|| "no summary in the kernel log".into())
 }
 
@@ -208,7 +220,9 @@ fn branchy_loops_verify_near_the_kernel() {
         // Without pruning of the accumulators this is 2^branches paths per iteration.
         let linear = 8 * bound as u64 * insns.len() as u64;
         if ours > linear {
-            report.push(format!("{bound}x{branches}: {ours} > linear bound {linear}"));
+            report.push(format!(
+                "{bound}x{branches}: {ours} > linear bound {linear}"
+            ));
         }
         if live.is_ok() {
             let bytes = testgen::to_bytes(&insns);
@@ -245,7 +259,12 @@ fn offset_program(rng: &mut Rng) -> Vec<Insn> {
     ];
     let use_offset = |rng: &mut Rng| -> Vec<Insn> {
         match rng.below(3) {
-            0 => vec![movr(R2, R10), alu(Add, R2, -40), alur(Add, R2, R8), st(B, R2, 0, 1)],
+            0 => vec![
+                movr(R2, R10),
+                alu(Add, R2, -40),
+                alur(Add, R2, R8),
+                st(B, R2, 0, 1),
+            ],
             1 => vec![movr(R2, R6), alur(Add, R2, R9), ldx(B, R0, R2, 0)],
             _ => vec![
                 ldx(DW, R2, R10, -8),
