@@ -406,8 +406,10 @@ impl<'a> Env<'a> {
                         self.prog[pc].slot
                     )));
                 }
-                // (The kernel also checkpoints less often inside loops; with prune points
-                // at every jump target and loop head, as here, that starves pruning.)
+                // The kernel also skips new states inside loops until 20 jumps or 100
+                // instructions have passed. Not here: loop heads are forced checkpoints,
+                // evicted after 64 iterations' misses, so the body's states are what
+                // prunes a long loop (with the kernel's rule maps.o exceeds 1M insns).
             } else if states_equal(&cp.state, st, &self.flow, pc) {
                 cp.hits += 1;
                 // The old state's precise scalars matter after this point on the
