@@ -55,7 +55,13 @@ fn kernel_processed(insns: &[u8], maps: &[MapInfo]) -> Result<u64, String> {
         log_level: 1,
         ..ProgLoad::new(PROG_TYPE_XDP, insns)
     })
-    .map_err(|e| format!("kernel rejected: {e}"))?;
+    .map_err(|e| {
+        let log = e.log().unwrap_or_default();
+        format!(
+            "kernel rejected: {}",
+            log.lines().rev().nth(1).unwrap_or("")
+        )
+    })?;
     p.log()
         .lines()
         .find_map(|l| {
