@@ -117,6 +117,10 @@ impl Env<'_> {
                 off,
             } => {
                 let v = self.read_reg(st, src)?;
+                if v.is_const_zero() && matches!(st.reg(dst).ty, RegType::PtrToStack { .. }) {
+                    // It may become known-zero stack bytes, which pruning compares exactly.
+                    self.mark_precise(st, &[src]);
+                }
                 self.store(pc, st, dst, off, size.bytes() as u32, v)?;
             }
             Insn::Atomic {
@@ -127,7 +131,11 @@ impl Env<'_> {
                 src,
                 off,
             } => self.atomic(pc, st, (size.bytes() as u32, op, fetch, dst, src, off))?,
-            Insn::Ja { .. } | Insn::Gotol { .. } => return Ok(Flow::Goto(self.target_of(pc))),
+            Insn::Ja { .. } | Insn::Gotol { .. } => {
+                // The kernel counts every JMP-class instruction for its checkpoint heuristic.
+                self.jmps_seen();
+                return Ok(Flow::Goto(self.target_of(pc)));
+            }
             Insn::Jmp {
                 width,
                 cond,
@@ -150,7 +158,10 @@ impl Env<'_> {
             Insn::Callx { .. } => {
                 return Err(Reject::new("indirect calls (callx) are not supported"))
             }
-            Insn::Exit => return self.exit(pc, st),
+            Insn::Exit => {
+                self.jmps_seen();
+                return self.exit(pc, st);
+            }
         }
         Ok(Flow::Goto(next))
     }
@@ -219,6 +230,12 @@ impl Env<'_> {
             }
             r
         } else {
+            // The scalar operand of pointer arithmetic decides the pointer's bounds.
+            if d.ty == RegType::Scalar {
+                self.mark_precise(st, &[dst]);
+            } else if let (RegType::Scalar, Src::Reg(r)) = (s.ty, src) {
+                self.mark_precise(st, &[r]);
+            }
             self.ptr_alu((width, op, dst), d, s)?
         };
         *st.reg_mut(dst) = r;
@@ -482,6 +499,7 @@ impl Env<'_> {
                     if reg.ty != RegType::Scalar {
                         return Err(expect("scalar"));
                     }
+                    self.mark_precise(st, &[r]);
                     if reg.var.smin < 0 {
                         return Err(Reject::reg(
                             r,
@@ -540,6 +558,7 @@ impl Env<'_> {
                     release = Some(reg.ref_obj_id);
                 }
                 ArgKind::ConstAllocSizeOrZero => {
+                    self.mark_precise(st, &[r]);
                     let c = (reg.ty == RegType::Scalar)
                         .then(|| reg.var.as_const())
                         .flatten()
@@ -701,6 +720,7 @@ impl Env<'_> {
             )));
         }
         if let Some((lo, hi)) = self.config.prog_type.return_range() {
+            self.mark_precise(st, &[Reg::R0]);
             if r0.ty != RegType::Scalar {
                 return Err(Reject::reg(
                     Reg::R0,

@@ -5,7 +5,8 @@
 use super::cfg::{Cfg, SlotMap};
 use super::ctx::EntryArg;
 use super::log::{hint, insn_text};
-use super::prune::states_equal;
+use super::precision::{same_state, Hist, Link};
+use super::prune::{live_masks, states_equal};
 use super::scalar::Scalar;
 use super::state::{Frame, RegState, RegType, VState};
 use super::{branch, InsnFacts, MemKind, Stats, Verified, VerifyConfig, VerifyError};
@@ -52,11 +53,15 @@ pub(super) enum Flow {
 }
 
 /// A stored state for pruning (kernel `bpf_verifier_state_list`).
-struct Checkpoint {
-    state: VState,
+pub(super) struct Checkpoint {
+    /// The state before its instruction ran; precision marks accumulate here.
+    pub state: VState,
     /// Unfinished paths descending from this state (kernel `branches`).
     branches: u32,
-    parent: Option<usize>,
+    pub parent: Option<usize>,
+    /// The instructions from the parent checkpoint to this one (kernel `jmp_history`);
+    /// dropped once the subtree is explored.
+    pub hist: Vec<Hist>,
     /// Times it pruned a path / failed to (for eviction, kernel `hit_cnt`/`miss_cnt`).
     hits: u32,
     misses: u32,
@@ -68,6 +73,8 @@ struct Pending {
     pc: usize,
     from: usize,
     parent: Option<usize>,
+    /// The path's instructions since `parent`.
+    hist: Vec<Hist>,
 }
 
 /// The verifier environment (kernel `struct bpf_verifier_env`).
@@ -81,10 +88,17 @@ pub(super) struct Env<'a> {
     pub facts: Vec<InsnFacts>,
     pub id_gen: u32,
     pub stack_depth: Vec<u32>,
-    checkpoints: Vec<Checkpoint>,
+    pub(super) checkpoints: Vec<Checkpoint>,
     explored: Vec<Vec<usize>>,
     worklist: Vec<Pending>,
-    parent: Option<usize>,
+    /// The newest checkpoint on the current path.
+    pub(super) parent: Option<usize>,
+    /// The current path's instructions since `parent`.
+    pub(super) hist: Vec<Hist>,
+    /// The stack slot `(frame, slot)` the current instruction accessed at a fixed offset.
+    pub(super) insn_stack: Option<(u8, u8)>,
+    /// Scalars linked to the current conditional jump's operands.
+    pub(super) insn_links: Option<Box<[Link]>>,
     jmps_processed: u64,
     prev_jmps: u64,
     prev_insns: u64,
@@ -110,6 +124,9 @@ impl<'a> Env<'a> {
             explored: vec![Vec::new(); n],
             worklist: Vec::new(),
             parent: None,
+            hist: Vec::new(),
+            insn_stack: None,
+            insn_links: None,
             jmps_processed: 0,
             prev_jmps: 0,
             prev_insns: 0,
@@ -190,12 +207,14 @@ impl<'a> Env<'a> {
             pc: 0,
             from: 0,
             parent: None,
+            hist: Vec::new(),
         });
         let mut first = true;
         while let Some(p) = self.worklist.pop() {
             let path_log_start = self.log.len();
             let (mut st, mut pc) = (p.state, p.pc);
             self.parent = p.parent;
+            self.hist = p.hist;
             if self.level() >= 1 {
                 let line = st.regs_line(self.config.maps);
                 if first {
@@ -231,11 +250,20 @@ impl<'a> Env<'a> {
                 }
                 self.facts[pc].visited = true;
                 let before = (self.level() >= 1).then_some(self.log.len());
+                let depth = (st.frames.len() - 1) as u8;
+                self.insn_stack = None;
+                self.insn_links = None;
                 let step = self.step(pc, &mut st);
                 let flow = match step {
                     Ok(f) => f,
                     Err(e) => return Err(self.fail(pc, &st, e)),
                 };
+                self.hist.push(Hist {
+                    pc: pc as u32,
+                    depth,
+                    stack: self.insn_stack.take(),
+                    linked: self.insn_links.take(),
+                });
                 if let Some(at) = before {
                     self.log_insn(pc, &st, at);
                 }
@@ -254,6 +282,7 @@ impl<'a> Env<'a> {
                             pc: target,
                             from: pc,
                             parent: self.parent,
+                            hist: self.hist.clone(),
                         });
                         if self.worklist.len() > JMP_SEQ_LIMIT {
                             let msg = format!(
@@ -348,6 +377,8 @@ impl<'a> Env<'a> {
             if cp.branches > 0 {
                 break;
             }
+            // Explored: nothing will backtrack through it any more.
+            cp.hist = Vec::new();
             cur = cp.parent;
         }
     }
@@ -359,27 +390,50 @@ impl<'a> Env<'a> {
             return Ok(false);
         }
         let force = self.flow.force_checkpoint[pc];
-        let mut i = 0;
-        while i < self.explored[pc].len() {
+        let add = force
+            || (self.jmps_processed - self.prev_jmps >= 2
+                && self.stats.insns_processed - self.prev_insns >= 8);
+        // Newest first, as the kernel's list: the latest iteration's state is the likely
+        // match, and older ones are not charged a miss for it.
+        let mut i = self.explored[pc].len();
+        while i > 0 {
+            i -= 1;
             let c = self.explored[pc][i];
             let cp = &mut self.checkpoints[c];
             if cp.branches > 0 {
                 // A callback's call site is a loop head (the callback may run again): an
                 // ancestor there that includes this state means the iteration converged.
-                if self.flow.callback_site[pc] && states_equal(&cp.state, st, &self.flow, pc) {
+                // Its precision marks are not final yet, so every scalar compares by range,
+                // and the path's scalars become precise: the rest of the ancestor's
+                // exploration may still find that their values matter.
+                if self.flow.callback_site[pc] && states_equal(&cp.state, st, &self.flow, pc, true)
+                {
                     cp.hits += 1;
+                    self.mark_all_precise();
                     return Ok(true);
                 }
                 // An ancestor on the current path: identical means no progress.
-                if cp.state == *st && !self.flow.callback_site[pc] {
+                if same_state(&cp.state, st) && !self.flow.callback_site[pc] {
                     return Err(Reject::new(format!(
                         "infinite loop detected at insn {}",
                         self.prog[pc].slot
                     )));
                 }
-            } else if states_equal(&cp.state, st, &self.flow, pc) {
+                // The kernel also skips new states inside loops until 20 jumps or 100
+                // instructions have passed. Not here: loop heads are forced checkpoints,
+                // evicted after 64 iterations' misses, so the body's states are what
+                // prunes a long loop (with the kernel's rule maps.o exceeds 1M insns).
+            } else if states_equal(&cp.state, st, &self.flow, pc, false) {
                 cp.hits += 1;
+                // The old state's precise scalars matter after this point on the
+                // current path too.
+                let live = live_masks(st, &self.flow, pc);
+                self.propagate_precision(c, st, &live);
                 return Ok(true);
+            }
+            // Kernel: a miss only counts when a new state replaces this one here.
+            if !add {
+                continue;
             }
             cp.misses += 1;
             // Kernel heuristic: a state that keeps missing is unlikely to help; loop heads
@@ -394,16 +448,10 @@ impl<'a> Env<'a> {
                         callback_returns: 0,
                     };
                 }
-                self.explored[pc].swap_remove(i);
+                self.explored[pc].remove(i);
                 self.live_states -= 1;
-                continue;
             }
-            i += 1;
         }
-        let force = self.flow.force_checkpoint[pc];
-        let add = force
-            || (self.jmps_processed - self.prev_jmps >= 2
-                && self.stats.insns_processed - self.prev_insns >= 8);
         if add {
             self.prev_jmps = self.jmps_processed;
             self.prev_insns = self.stats.insns_processed;
@@ -412,6 +460,7 @@ impl<'a> Env<'a> {
                 state: st.clone(),
                 branches: 1,
                 parent: self.parent,
+                hist: std::mem::take(&mut self.hist),
                 hits: 0,
                 misses: 0,
             });
@@ -459,10 +508,19 @@ impl<'a> Env<'a> {
             Src::Reg(r) => (self.read_reg(st, r)?, Some(r)),
             Src::Imm(k) => (RegState::scalar(Scalar::constant(k as i64 as u64)), None),
         };
+        let operands: Vec<Reg> = std::iter::once(dst).chain(src_reg).collect();
+        self.record_links(st, &operands);
+        // A scalar operand whose value decides the outcome needs precision.
+        let scalars: Vec<Reg> = operands
+            .iter()
+            .copied()
+            .filter(|&r| st.reg(r).ty == RegType::Scalar)
+            .collect();
         // Nullable pointer against zero: each edge learns null / non-null.
         if width == Width::W64 && matches!(cond, JmpCond::Eq | JmpCond::Ne) {
             let (ptr, other) = if a.ty.is_or_null() { (a, b) } else { (b, a) };
             if ptr.ty.is_or_null() && other.is_const_zero() {
+                self.mark_precise(st, &scalars);
                 let mut null_st = st.clone();
                 let keep_id = self.keeps_id(&ptr);
                 mark_ptr_or_null(&mut null_st, ptr.id, true, keep_id);
@@ -482,12 +540,17 @@ impl<'a> Env<'a> {
             // A valid pointer is never null.
             let non_null = |r: &RegState| r.ty.is_ptr() && !r.ty.is_or_null();
             if (non_null(&a) && b.is_const_zero()) || (non_null(&b) && a.is_const_zero()) {
+                self.mark_precise(st, &scalars);
                 return Ok(Flow::Goto(if cond == JmpCond::Ne { target } else { fall }));
             }
         }
         if a.ty == RegType::Scalar && b.ty == RegType::Scalar {
             let taken = branch::refine(cond, width, &a.var, &b.var, true);
             let not_taken = branch::refine(cond, width, &a.var, &b.var, false);
+            if taken.is_none() || not_taken.is_none() {
+                // Kernel `is_branch_taken` decided it: the bounds pruned an edge.
+                self.mark_precise(st, &scalars);
+            }
             let apply = |st: &mut VState, (ra, rb): (Scalar, Scalar)| {
                 set_scalar(st, dst, ra);
                 if let Some(r) = src_reg {

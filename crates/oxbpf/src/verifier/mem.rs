@@ -307,8 +307,12 @@ impl Env<'_> {
             }
         };
         self.note_stack(st, fi, lo);
-        let fr = &mut st.frames[fi];
         let fixed = p.var.as_const().is_some();
+        if fixed {
+            // For backtracking (precision): which slot this instruction touched.
+            self.insn_stack = Some((frame, Frame::slot_index(lo).0 as u8));
+        }
+        let fr = &mut st.frames[fi];
         match acc {
             Access::Read if fixed => stack_read(fr, lo, size).map_err(|m| Reject::reg(r, m)),
             // A variable-offset read sees some of the bytes: any value (root may read

@@ -11,7 +11,12 @@
 //!    which is how bounded loops terminate;
 //! 3. state pruning: at jump targets a state already proven safe that includes the
 //!    current one ends the path (ranges within, tnums within, stack subsumption, dead
-//!    registers ignored via static liveness).
+//!    registers ignored via static liveness). As in the kernel, only scalars marked
+//!    *precise* are compared by range: a scalar becomes precise in the stored states when
+//!    a safety check depends on its value (pointer arithmetic, helper sizes, jumps decided
+//!    by the bounds, the return range), found by backtracking through the path's
+//!    instruction history (module `precision`). Loops whose bodies branch on data then
+//!    converge instead of exploring every combination of counters and accumulators.
 //!
 //! Like root on Linux, pointer leaks are allowed, uninitialised stack may be read (it
 //! yields an unknown scalar — checked on this machine's 6.18 kernel with `bpf(2)`), and
@@ -39,8 +44,8 @@
 //! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
 //! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_CONST_STR` /
 //! `ARG_PTR_TO_LONG` helper arguments (the runtime loads such programs unverified, with
-//! run-time checks); precision tracking and the kernel's scalar links with a constant
-//! delta (`r2 = r1 + 4` stays linked in the kernel). Context rules of the other program
+//! run-time checks); the kernel's scalar links with a constant delta (`r2 = r1 + 4`
+//! stays linked in the kernel). Context rules of the other program
 //! types come from their layouts in `program` (`ProgramType::ctx_access`).
 //!
 //! ```
@@ -63,6 +68,7 @@ mod ldabs;
 mod log;
 mod maprefs;
 mod mem;
+mod precision;
 pub mod protos;
 mod prune;
 pub mod scalar;

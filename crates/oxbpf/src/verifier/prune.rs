@@ -1,6 +1,7 @@
 //! State subsumption for pruning (kernel `states_equal`, `regsafe`, `stacksafe`): an old
 //! state, fully explored and proven safe, that includes every concrete state the current
-//! one describes makes exploring the current one unnecessary.
+//! one describes makes exploring the current one unnecessary. Scalars compare by range
+//! only where the old state marked them precise (module `precision`).
 
 use super::cfg::Cfg;
 use super::state::{Frame, RegState, RegType, SlotByte, VState};
@@ -36,7 +37,10 @@ impl IdMap {
 }
 
 /// Whether `old` includes `cur` at instruction `pc`.
-pub(super) fn states_equal(old: &VState, cur: &VState, flow: &Cfg, pc: usize) -> bool {
+///
+/// `exact` compares every scalar by range, precise or not (kernel `RANGE_WITHIN`): for
+/// ancestors still being explored, whose precision marks are not final yet.
+pub(super) fn states_equal(old: &VState, cur: &VState, flow: &Cfg, pc: usize, exact: bool) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -55,30 +59,40 @@ pub(super) fn states_equal(old: &VState, cur: &VState, flow: &Cfg, pc: usize) ->
         (Some((ma, ia)), Some((mb, ib))) if ma == mb && ids.check(ia, ib) => {}
         _ => return false,
     }
-    let depth = old.frames.len();
+    let live = live_masks(cur, flow, pc);
     for (i, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if fo.callsite != fc.callsite {
             return false;
         }
-        // Registers live here: in the innermost frame at `pc`, in a caller after its call
-        // returns (r0 is then redefined); a callback returns to the helper call itself,
-        // which reads r1-r5 again (after a BPF-to-BPF call they are uninitialised anyway).
-        let live = if i + 1 == depth {
-            flow.live_in.get(pc).copied().unwrap_or(u16::MAX)
-        } else {
-            let ret = cur.frames[i + 1].callsite + 1;
-            (flow.live_in.get(ret).copied().unwrap_or(u16::MAX) & !1) | 0b11_1110
-        };
-        if !frame_safe(fo, fc, live, &mut ids) {
+        if !frame_safe(fo, fc, live[i], exact, &mut ids) {
             return false;
         }
     }
     true
 }
 
-fn frame_safe(old: &Frame, cur: &Frame, live: u16, ids: &mut IdMap) -> bool {
+/// The registers live in each frame of `cur` at `pc`: in the innermost frame at `pc`, in
+/// a caller after its call returns (r0 is then redefined).
+pub(super) fn live_masks(cur: &VState, flow: &Cfg, pc: usize) -> Vec<u16> {
+    let depth = cur.frames.len();
+    (0..depth)
+        .map(|i| {
+            if i + 1 == depth {
+                flow.live_in.get(pc).copied().unwrap_or(u16::MAX)
+            } else {
+                // A caller's registers after its call returns (r0 is then redefined); a
+                // callback returns to the helper call itself, which reads r1-r5 again (after
+                // a BPF-to-BPF call they are uninitialised anyway).
+                let ret = cur.frames[i + 1].callsite + 1;
+                (flow.live_in.get(ret).copied().unwrap_or(u16::MAX) & !1) | 0b11_1110
+            }
+        })
+        .collect()
+}
+
+fn frame_safe(old: &Frame, cur: &Frame, live: u16, exact: bool, ids: &mut IdMap) -> bool {
     for r in 0..10 {
-        if live & (1 << r) != 0 && !regsafe(&old.regs[r], &cur.regs[r], ids) {
+        if live & (1 << r) != 0 && !regsafe(&old.regs[r], &cur.regs[r], exact, ids) {
             return false;
         }
     }
@@ -89,11 +103,23 @@ fn frame_safe(old: &Frame, cur: &Frame, live: u16, ids: &mut IdMap) -> bool {
         let mut from = 0;
         if let (Some((ro, ko)), Some((rc, kc))) = (so.spilled_part(), sc.spilled_part()) {
             if ko == kc {
-                if !regsafe(ro, rc, ids) {
+                if !regsafe(ro, rc, exact, ids) {
                     return false;
                 }
                 from = ko;
             }
+        } else if !exact
+            && so
+                .spill()
+                .is_some_and(|r| r.ty == RegType::Scalar && !r.precise)
+            && sc
+                .bytes
+                .iter()
+                .all(|&b| matches!(b, SlotByte::Misc | SlotByte::Zero))
+        {
+            // An imprecise spilled number: any data read from the slot now is a number
+            // no check depended on (kernel `is_spilled_unbound_scalar_reg64`).
+            continue;
         }
         for b in from..8 {
             let ok = match so.bytes[b] {
@@ -116,7 +142,7 @@ fn frame_safe(old: &Frame, cur: &Frame, live: u16, ids: &mut IdMap) -> bool {
 }
 
 /// Kernel `regsafe`: whether every value `cur` may hold is one `old` was proven with.
-fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+fn regsafe(old: &RegState, cur: &RegState, exact: bool, ids: &mut IdMap) -> bool {
     if old.ty == RegType::NotInit {
         return true;
     }
@@ -128,6 +154,10 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
         | (RegType::PtrToPacketMeta { range: a }, RegType::PtrToPacketMeta { range: b }) => a <= b,
         (a, b) => a == b,
     };
+    if old.ty == RegType::Scalar && cur.ty == RegType::Scalar && !old.precise && !exact {
+        // No check on the old path depended on this number's value.
+        return true;
+    }
     same_kind
         && old.off == cur.off
         && old.var.includes(&cur.var)

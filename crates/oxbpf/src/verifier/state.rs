@@ -113,6 +113,9 @@ pub struct RegState {
     pub id: u32,
     /// The acquired reference this pointer belongs to (ring buffer records), or 0.
     pub ref_obj_id: u32,
+    /// A scalar whose exact range some safety check of an explored path depended on
+    /// (kernel `precise`; only set in checkpoint states, see `precision`).
+    pub precise: bool,
 }
 
 impl RegState {
@@ -123,6 +126,7 @@ impl RegState {
         var: Scalar::UNKNOWN,
         id: 0,
         ref_obj_id: 0,
+        precise: false,
     };
 
     /// A scalar with the given knowledge.
@@ -133,6 +137,7 @@ impl RegState {
             var,
             id: 0,
             ref_obj_id: 0,
+            precise: false,
         }
     }
 
@@ -149,6 +154,7 @@ impl RegState {
             var: Scalar::constant(0),
             id: 0,
             ref_obj_id: 0,
+            precise: false,
         }
     }
 

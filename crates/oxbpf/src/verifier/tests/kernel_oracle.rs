@@ -191,6 +191,7 @@ fn all_cases() -> Vec<Case> {
         super::cases_pkt::cases(),
         super::cases_feat::cases(),
         super::cases_rules::cases(),
+        super::cases_precision::cases(),
     ]
     .into_iter()
     .flatten()

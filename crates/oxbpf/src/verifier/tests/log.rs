@@ -163,7 +163,8 @@ fn total_case_count() {
         + super::cases_cfg::count()
         + super::cases_helpers::count()
         + super::cases_mem::count()
-        + super::cases_pkt::count();
+        + super::cases_pkt::count()
+        + super::cases_precision::count();
     assert!(n >= 150, "{n} cases");
 }
 

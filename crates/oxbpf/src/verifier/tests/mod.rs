@@ -13,11 +13,14 @@ mod cases_feat;
 mod cases_helpers;
 mod cases_mem;
 mod cases_pkt;
+mod cases_precision;
 mod cases_rules;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
 mod objects;
+#[cfg(target_os = "linux")]
+mod precision;
 mod random;
 mod registry;
 
