@@ -19,6 +19,7 @@ build btf_maps.c btf_maps.o -g -mcpu=v3
 build extern_call.c extern_call.o -g -fno-builtin
 build misc.c misc.o -g
 build legacy_inner.c legacy_inner.o
+build iproute2_mim.c iproute2_mim.o
 build types.c types.o -g
 build proto_count.c proto_count.o -g
 build lpm_route.c lpm_route.o -g

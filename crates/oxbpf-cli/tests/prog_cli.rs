@@ -265,3 +265,58 @@ fn jit_engine_runs_and_dumps() {
     assert!(out.contains("\tcall r11"), "{out}");
     assert!(out.contains("; out-of-line stubs\n"), "{out}");
 }
+
+#[test]
+fn legacy_map_in_map_objects_run() {
+    let st = state_dir("legacy-mim");
+    let pkt = "00".repeat(64);
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &example("legacy_inner.o"),
+            "--data-in-hex",
+            &pkt,
+            "--json",
+        ],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["retval"], 0);
+    // iproute2 sections name no type: without --type the error says so, with it it runs.
+    let mim = example("iproute2_mim.o");
+    let o = oxbpf(&["prog", "run", &mim, "--data-in-hex", &pkt], &st);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ingress"));
+    let args = [
+        "prog",
+        "run",
+        &mim,
+        "--type",
+        "tc",
+        "--data-in-hex",
+        &pkt,
+        "--json",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&ok(&args, &st)).unwrap();
+    assert_eq!(v["retval"], 0, "the inner map is in slot 1");
+    assert_eq!(v["maps"]["counters_a"][1]["value"], "0100000000000000");
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &example("iproute2_maps.o"),
+            "--prog",
+            "entry",
+            "--type",
+            "sched_cls",
+            "--data-in-hex",
+            &pkt,
+            "--json",
+        ],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["retval"], 0);
+    let _ = std::fs::remove_dir_all(&st);
+}

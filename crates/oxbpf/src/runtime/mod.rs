@@ -592,8 +592,8 @@ impl Runtime {
     }
 }
 
-/// Turns a map spec into a definition, resolving legacy inner map indices and sizing
-/// perf event arrays (done by `MapDef::validate`).
+/// Turns a map spec into a definition (perf event arrays with 0 entries are sized by
+/// `MapDef::validate`).
 fn map_def(obj: &Object, index: usize, spec: &MapSpec) -> Result<MapDef, RuntimeError> {
     let map_type = MapType::from_raw(spec.map_type).ok_or_else(|| RuntimeError::MapType {
         map: spec.name.clone(),
@@ -609,31 +609,8 @@ fn map_def(obj: &Object, index: usize, spec: &MapSpec) -> Result<MapDef, Runtime
     let mut def = MapDef::new(map_type, spec.key_size, spec.value_size, spec.max_entries)
         .with_flags(spec.map_flags)
         .with_name(&kernel_obj_name(&spec.name));
-    let inner_spec = match (&spec.inner, &spec.origin) {
-        (Some(i), _) => Some(i.as_ref()),
-        (
-            None,
-            MapOrigin::Legacy {
-                inner_map_idx: Some(j),
-                ..
-            },
-        )
-        | (
-            None,
-            MapOrigin::Legacy {
-                inner_idx: Some(j), ..
-            },
-        ) => obj.maps.get(*j as usize),
-        _ => None,
-    };
-    if let Some(inner) = inner_spec {
-        if std::ptr::eq(inner, spec) {
-            return Err(RuntimeError::Slot {
-                map: spec.name.clone(),
-                index: index as u32,
-                problem: "map is its own inner map".into(),
-            });
-        }
+    // Legacy inner map references were resolved into `inner` by the object loader.
+    if let Some(inner) = &spec.inner {
         let inner_def = map_def(obj, index, inner)?;
         def = def.with_inner(inner_def);
     }

@@ -229,3 +229,45 @@ fn inner_maps_prog_arrays_and_pinned_maps_from_btf_maps() {
     }
     assert_eq!((rt.maps().len(), rt.programs().len()), (nmaps, nprogs));
 }
+
+#[test]
+fn legacy_map_in_map_objects_load_and_run() {
+    let rt = Runtime::new();
+    // 28-byte definitions: `outer` is created with `inner` as its template, empty.
+    let l = rt.load_object(&fixture("legacy_inner.o")).unwrap();
+    let p = l.program("lookup").unwrap();
+    assert_eq!(run_packet(p, &[0u8; 64]).output.retval, 0);
+    let outer = &l.map("outer").unwrap().map;
+    assert_eq!(outer.def().map_type, MapType::ArrayOfMaps);
+    assert!(
+        outer.lookup(&0u32.to_ne_bytes()).is_err(),
+        "slot 0 is empty"
+    );
+    // iproute2 ids: `counters_a` sits in slot 1 of `outer` (the program finds it).
+    let ty = ProgramType::from_name("sched_cls");
+    let opts = LoadOptions {
+        prog_type: ty,
+        ..LoadOptions::default()
+    };
+    let l = rt
+        .load_object_with(&fixture("iproute2_mim.o"), &opts)
+        .unwrap();
+    let outer = &l.map("outer").unwrap().map;
+    let slot = outer.lookup(&1u32.to_ne_bytes()).unwrap();
+    assert_eq!(slot, l.map("counters_a").unwrap().id.to_ne_bytes());
+    let p = l.program("count_via_outer").unwrap();
+    for len in [30, 70, 300] {
+        assert_eq!(run_packet(p, &vec![0u8; len]).output.retval, 0);
+    }
+    let a = &l.map("counters_a").unwrap().map;
+    for (k, n) in [(0u32, 1u64), (1, 1), (2, 1), (3, 0)] {
+        assert_eq!(a.lookup(&k.to_ne_bytes()).unwrap(), n.to_ne_bytes(), "{k}");
+    }
+    // The section names no type: without one the load fails naming it.
+    let e = rt.load_object(&fixture("iproute2_mim.o")).unwrap_err();
+    assert!(e.to_string().contains("ingress"), "{e}");
+    let l = rt
+        .load_object_with(&fixture("iproute2_maps.o"), &opts)
+        .unwrap();
+    assert_eq!(l.programs.len(), 2);
+}
