@@ -17,12 +17,14 @@
 //! }
 //! ```
 
+mod core_relo;
 mod elf;
 mod link;
 mod maps;
 mod reloc;
 mod sections;
 
+pub use core_relo::{kernel_btf, CoreTarget, VMLINUX_BTF};
 pub use elf::MAX_SECTION_SIZE;
 pub use maps::{
     internal_map_name, map_type, DataKind, MapOrigin, MapSlot, MapSlotTarget, MapSpec, Pinning,
@@ -266,6 +268,16 @@ pub enum ObjectError {
         /// The section needing BTF.
         section: String,
     },
+    /// A CO-RE relocation record that cannot be applied.
+    #[error("program {program} in section {section}: {source}")]
+    Core {
+        /// Program name.
+        program: String,
+        /// ELF section.
+        section: String,
+        /// What is wrong with the record.
+        source: crate::btf::core::CoreError,
+    },
     /// Malformed `.BTF` or `.BTF.ext`.
     #[error("in section {section}: {source}")]
     Btf {
@@ -356,8 +368,12 @@ pub struct ProgramSection {
     pub func_info: Vec<FuncInfo>,
     /// `bpf_line_info` by final instruction index.
     pub line_info: Vec<LineInfo>,
-    /// CO-RE relocation records by final instruction index (not applied yet).
+    /// CO-RE relocation records by final instruction index.
     pub core_relos: Vec<CoreRelo>,
+    /// Whether [`Object::relocate_core`] has patched `insns`.
+    pub core_applied: bool,
+    /// What each CO-RE relocation computed (empty until applied).
+    pub core_results: Vec<crate::btf::core::CoreResult>,
     /// Every relocation applied, by final instruction index.
     pub relocations: Vec<Relocation>,
     /// Calls to undefined `mem*` functions left by clang.

@@ -273,6 +273,13 @@ impl Runtime {
         obj: &Object,
         opts: &LoadOptions<'_>,
     ) -> Result<LoadedObject, RuntimeError> {
+        if obj.needs_core() {
+            // CO-RE against the running kernel's BTF (or the object's own), as libbpf
+            // does when the embedder has not relocated the object itself.
+            let mut relocated = obj.clone();
+            relocated.relocate_core(crate::object::CoreTarget::Default)?;
+            return self.load_object_with(&relocated, opts);
+        }
         let maps_before: Vec<u32> = self.tables.maps.read().keys().copied().collect();
         let progs_before: Vec<u32> = self.tables.progs.read().keys().copied().collect();
         let pins_before: Vec<String> = self.pins.lock().keys().cloned().collect();
@@ -497,7 +504,9 @@ impl Runtime {
             prog: p.name.clone(),
             message: e.to_string(),
         })?;
-        let v = self.verify_and_build(&p.name, &decoded, ty, maps, obj.is_gpl_compatible())?;
+        let v = self
+            .verify_and_build(&p.name, &decoded, ty, maps, obj.is_gpl_compatible())
+            .map_err(|e| poisoned(p, &insns, e))?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
             id,
@@ -615,6 +624,37 @@ fn map_def(obj: &Object, index: usize, spec: &MapSpec) -> Result<MapDef, Runtime
         def = def.with_inner(inner_def);
     }
     Ok(def)
+}
+
+/// Names the CO-RE relocation behind a rejection at a poisoned instruction.
+fn poisoned(p: &ProgramSection, insns: &[[u8; 8]], e: RuntimeError) -> RuntimeError {
+    let at = match &e {
+        RuntimeError::Verify { error, .. } => Some(error.insn),
+        RuntimeError::Load { message, .. } => {
+            // The engine names no index: take the first poisoned instruction.
+            let poison = crate::btf::core::POISON_HELPER;
+            (message.contains(&poison.to_string()) || message.contains(&format!("{poison:#x}")))
+                .then(|| insns.iter().position(crate::btf::core::is_poison))
+                .flatten()
+        }
+        _ => None,
+    };
+    let Some(at) = at.filter(|&i| insns.get(i).is_some_and(crate::btf::core::is_poison)) else {
+        return e;
+    };
+    // An `lddw` is poisoned in both halves: its relocation names the first.
+    let r = p
+        .core_results
+        .iter()
+        .find(|r| r.new.is_none() && (r.insn == at || r.insn + 1 == at));
+    match r {
+        Some(r) => RuntimeError::CorePoisoned {
+            prog: p.name.clone(),
+            insn: at,
+            relocation: r.description.clone(),
+        },
+        None => e,
+    }
 }
 
 /// Appends the provided `mem*` functions the program calls and points the calls at them.
