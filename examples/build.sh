@@ -27,8 +27,11 @@ build ringbuf.c ringbuf.o -g
 build kprobe_read.c kprobe_read.o -g
 build memfn.c memfn.o -g -fno-builtin
 build tailcall.c tailcall.o -g
+build core.c core.o -g
 # Deliberately rejected by the verifier (the README demo); kept out of *.o, which must all run.
 build rejected/no_bounds_check.c rejected/no_bounds_check.o -g
+# Unguarded access to a field the kernel lacks: CO-RE poisons it and the load fails.
+build rejected/core_missing.c rejected/core_missing.o -g
 # Golden BTF listings from bpftool, for the BTF parser test.
 if command -v bpftool >/dev/null; then
 	for o in hello.o subprog.o legacy_maps.o btf_maps.o extern_call.o misc.o types.o; do

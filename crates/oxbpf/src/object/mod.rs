@@ -516,6 +516,8 @@ impl Object {
 #[cfg(test)]
 mod tests;
 #[cfg(all(test, target_os = "linux"))]
+mod tests_core;
+#[cfg(all(test, target_os = "linux"))]
 mod tests_kernel;
 #[cfg(test)]
 mod tests_malformed;
