@@ -851,7 +851,7 @@ pub fn calc_relo(local: &Btf, target: &Btf, relo: &CoreRelo) -> Result<CoreResul
         target_type_id,
         description: match new {
             Some(n) => format!("{desc} -> {}", n.val),
-            None => format!("{desc} -> poisoned (no match in the target BTF)"),
+            None => format!("{desc} -> poisoned"),
         },
         orig_size: orig.size,
         new_size: new.map_or(0, |n| n.size),

@@ -725,6 +725,8 @@ impl MapResolver for IdMaps<'_> {
 mod bench_verify;
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, target_os = "linux"))]
+mod tests_core;
 #[cfg(test)]
 mod tests_examples;
 #[cfg(all(test, target_os = "linux"))]

@@ -11,7 +11,7 @@ use crate::program::TestRun;
 use crate::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
 use crate::object::map_type;
 
-fn skip() -> bool {
+pub(super) fn skip() -> bool {
     match kernel::available() {
         Ok(()) => false,
         Err(reason) => {
@@ -66,7 +66,10 @@ fn create_map(m: &MapSpec, btf: Option<&kernel::Btf>) -> kernel::Map {
 
 impl KernelObject {
     pub(super) fn new(file: &str) -> KernelObject {
-        let obj = fixture(file);
+        let mut obj = fixture(file);
+        // CO-RE against the running kernel's BTF, as libbpf would.
+        obj.relocate_core(crate::object::CoreTarget::Default)
+            .unwrap();
         let btf = obj
             .btf
             .as_ref()
@@ -155,7 +158,7 @@ fn kernel_run(p: &kernel::Program, data: &[u8]) -> kernel::TestRunOutput {
 }
 
 /// Runs `prog` of `file` on each packet in both, then compares every data map.
-fn compare_object(file: &str, prog: &str, packets: &[Vec<u8>], maps: &[&str]) {
+pub(super) fn compare_object(file: &str, prog: &str, packets: &[Vec<u8>], maps: &[&str]) {
     if skip() {
         return;
     }
@@ -193,7 +196,7 @@ fn compare_object(file: &str, prog: &str, packets: &[Vec<u8>], maps: &[&str]) {
     assert_eq!(p.map_ids.len(), info.map_ids.len());
 }
 
-fn ipv4(proto: u8) -> Vec<u8> {
+pub(super) fn ipv4(proto: u8) -> Vec<u8> {
     let mut p = vec![0u8; 64];
     p[12] = 0x08;
     p[14] = 0x45;
