@@ -320,3 +320,76 @@ fn legacy_map_in_map_objects_run() {
     assert_eq!(v["retval"], 0);
     let _ = std::fs::remove_dir_all(&st);
 }
+
+/// `out[i]` of core.o's `.bss` from a `prog run --json` output.
+fn core_out(json: &str, i: usize) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let hex = v["maps"]["core.bss"][0]["value"].as_str().unwrap();
+    let b: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|j| u8::from_str_radix(&hex[j..j + 2], 16).unwrap())
+        .collect();
+    u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap())
+}
+
+#[test]
+fn core_target_btf_flag() {
+    let st = state_dir("core-btf");
+    let core = example("core.o");
+    let mut pkt = vec![0u8; 64];
+    pkt[12] = 8;
+    pkt[14] = 0x45;
+    pkt[23] = 17;
+    let hex: String = pkt.iter().map(|b| format!("{b:02x}")).collect();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "prog",
+            "run",
+            &core,
+            "--prog",
+            "core_parse",
+            "--data-in-hex",
+            &hex,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        ok(&args, &st)
+    };
+    // The object's own BTF as the target: identity, so the field "exists" (out[7]) and
+    // protocol is read at the local offset 4 (out[1] = pkt[18]).
+    let obj_bytes = std::fs::read(&core).unwrap();
+    let obj = oxbpf::object::Object::parse(&obj_bytes, "core").unwrap();
+    let own = st.join("own.btf");
+    std::fs::create_dir_all(&st).unwrap();
+    std::fs::write(&own, obj.btf.unwrap().raw()).unwrap();
+    let out = run(&["--btf", own.to_str().unwrap()]);
+    assert_eq!((core_out(&out, 7), core_out(&out, 1)), (1, 0));
+    if std::fs::metadata("/sys/kernel/btf/vmlinux").is_err() {
+        eprintln!("SKIPPED: kernel unavailable: /sys/kernel/btf/vmlinux is not readable");
+        let _ = std::fs::remove_dir_all(&st);
+        return;
+    }
+    // vmlinux, named or by default: the wire layout (protocol at 9).
+    let named = run(&["--btf", "/sys/kernel/btf/vmlinux"]);
+    assert_eq!((core_out(&named, 7), core_out(&named, 1)), (0, 17));
+    let default = run(&[]);
+    assert!((0..16).all(|i| core_out(&default, i) == core_out(&named, i)));
+    // An unguarded access to a field the kernel lacks: the load fails naming it.
+    let o = oxbpf(
+        &[
+            "prog",
+            "run",
+            &example("rejected/core_missing.o"),
+            "--data-in-hex",
+            &hex,
+        ],
+        &st,
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("poisoned by CO-RE relocation") && err.contains("oxbpf_no_such_field"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&st);
+}
