@@ -28,6 +28,14 @@ build kprobe_read.c kprobe_read.o -g
 build memfn.c memfn.o -g -fno-builtin
 build tailcall.c tailcall.o -g
 build core.c core.o -g
+# Every -mcpu with and without debug info (the loader must read them all alike).
+mkdir -p mcpu
+for v in 1 2 3 4; do
+	for s in subprog legacy_maps; do
+		build "$s.c" "mcpu/$s-v$v-g.o" -g -mcpu=v$v
+		build "$s.c" "mcpu/$s-v$v.o" -mcpu=v$v
+	done
+done
 # Deliberately rejected by the verifier (the README demo); kept out of *.o, which must all run.
 build rejected/no_bounds_check.c rejected/no_bounds_check.o -g
 # Unguarded access to a field the kernel lacks: CO-RE poisons it and the load fails.

@@ -271,3 +271,46 @@ fn legacy_map_in_map_objects_load_and_run() {
         .unwrap();
     assert_eq!(l.programs.len(), 2);
 }
+
+#[test]
+fn every_mcpu_with_and_without_debug_info_runs_alike() {
+    let outputs = |file: &str| -> Vec<(u32, Vec<u8>)> {
+        let rt = Runtime::new();
+        let l = rt
+            .load_object(&fixture(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut pkt = vec![0u8; 64];
+        pkt[12] = 0x08;
+        pkt[23] = 6;
+        let mut out = Vec::new();
+        for p in &l.programs {
+            for data in [&pkt[..], &[7u8; 100][..]] {
+                let o = run_packet(p, data).output;
+                out.push((o.retval, o.data_out));
+            }
+        }
+        for m in &l.maps {
+            let mut e: Vec<_> = m.map.keys().into_iter().collect();
+            e.sort();
+            for k in e {
+                // (Perf event arrays hold no values user space can read.)
+                if let Ok(v) = m.map.lookup(&k) {
+                    out.push((0, v));
+                }
+            }
+        }
+        out
+    };
+    let base_sub = outputs("subprog.o");
+    let base_leg = outputs("legacy_maps.o");
+    for v in 1..=4 {
+        for g in ["-g", ""] {
+            let f = format!("mcpu/subprog-v{v}{g}.o");
+            assert_eq!(outputs(&f), base_sub, "{f}");
+            let o = fixture(&f);
+            assert_eq!(o.btf.is_some(), !g.is_empty(), "{f}");
+            let f = format!("mcpu/legacy_maps-v{v}{g}.o");
+            assert_eq!(outputs(&f), base_leg, "{f}");
+        }
+    }
+}

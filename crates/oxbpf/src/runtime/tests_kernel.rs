@@ -482,3 +482,20 @@ fn iproute2_36_byte_maps_match_the_kernel() {
     assert_eq!(sum(our_entries(&l, "stats")), sum(k.entries("stats")));
     assert_eq!(sum(our_entries(&l, "stats"))[0], 3);
 }
+
+#[test]
+fn every_mcpu_with_and_without_debug_info_matches_the_kernel() {
+    let mut v6 = ipv4(6);
+    v6[12] = 0x86;
+    v6[13] = 0xdd;
+    for v in 1..=4 {
+        for g in ["-g", ""] {
+            let sub = format!("mcpu/subprog-v{v}{g}.o");
+            compare_object(&sub, "xdp_sub", &[ipv4(1)], &[]);
+            compare_object(&sub, "tc_sub", &[ipv4(1), vec![7u8; 100]], &[]);
+            let leg = format!("mcpu/legacy_maps-v{v}{g}.o");
+            let pkts = [ipv4(6), v6.clone(), ipv4(17), ipv4(6)];
+            compare_object(&leg, "count_packets", &pkts, &["counts"]);
+        }
+    }
+}
