@@ -343,6 +343,11 @@ fn is_flex_arr(btf: &Btf, parent: Option<&Accessor>, arr_len: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// `idx * size * 8` bits, wrapping (sizes come from the file).
+fn bits(idx: u32, size: u32) -> u64 {
+    u64::from(idx).wrapping_mul(u64::from(size)).wrapping_mul(8)
+}
+
 fn is_field_kind(kind: u32) -> bool {
     kind <= relo_kind::FIELD_RSHIFT_U64
 }
@@ -411,7 +416,8 @@ fn parse_spec<'a>(btf: &'a Btf, type_id: u32, access: &str, kind: u32) -> Result
         idx: raw[0],
         name: None,
     });
-    spec.bit_offset = u64::from(raw[0]) * u64::from(sz) * 8;
+    // Offsets wrap rather than panic on hostile sizes; `patch` range-checks the result.
+    spec.bit_offset = bits(raw[0], sz);
     let mut id = id;
     for &idx in &raw[1..] {
         let (cur, t) = skip_mods(btf, id).map_err(e)?;
@@ -419,7 +425,7 @@ fn parse_spec<'a>(btf: &'a Btf, type_id: u32, access: &str, kind: u32) -> Result
             let m = members_of(t)
                 .get(idx as usize)
                 .ok_or_else(|| format!("member {idx} of type {cur} does not exist"))?;
-            spec.bit_offset += u64::from(m.bit_offset);
+            spec.bit_offset = spec.bit_offset.wrapping_add(u64::from(m.bit_offset));
             if !m.name.is_empty() {
                 spec.accessors.push(Accessor {
                     type_id: cur,
@@ -439,7 +445,7 @@ fn parse_spec<'a>(btf: &'a Btf, type_id: u32, access: &str, kind: u32) -> Result
                 name: None,
             });
             let esz = btf.size_of(eid).map_err(e)?;
-            spec.bit_offset += u64::from(idx) * u64::from(esz) * 8;
+            spec.bit_offset = spec.bit_offset.wrapping_add(bits(idx, esz));
             id = eid;
         } else {
             return Err(format!("type {cur} is neither a struct/union nor an array"));
@@ -476,7 +482,7 @@ fn match_member(
         if targ.raw.len() >= SPEC_MAX_LEN {
             return Err(BtfError::TooDeep { id: tid });
         }
-        targ.bit_offset += u64::from(m.bit_offset);
+        targ.bit_offset = targ.bit_offset.wrapping_add(u64::from(m.bit_offset));
         targ.raw.push(i as u32);
         if m.name.is_empty() {
             if let Some(found) = match_member(local, lacc, targ, m.type_id, depth + 1)? {
@@ -493,7 +499,7 @@ fn match_member(
             });
             return Ok(Some(m.type_id));
         }
-        targ.bit_offset -= u64::from(m.bit_offset);
+        targ.bit_offset = targ.bit_offset.wrapping_sub(u64::from(m.bit_offset));
         targ.raw.pop();
     }
     Ok(None)
@@ -571,7 +577,7 @@ fn spec_match<'t>(
             });
             targ.raw.push(lacc.idx);
             let sz = tb.size_of(tid)?;
-            targ.bit_offset += u64::from(lacc.idx) * u64::from(sz) * 8;
+            targ.bit_offset = targ.bit_offset.wrapping_add(bits(lacc.idx, sz));
         }
     }
     Ok(Some(targ))
@@ -627,14 +633,14 @@ fn calc_field(kind: u32, spec: Option<&Spec<'_>>) -> Result<Option<Value>, Strin
     let (byte_off, bit_sz);
     if !bitfield {
         byte_off = bit_off / 8;
-        bit_sz = byte_sz * 8;
+        bit_sz = byte_sz.wrapping_mul(8);
     } else {
         if byte_sz == 0 {
             return Err("bitfield of a zero-sized type".into());
         }
         bit_sz = u64::from(m.bitfield_size);
         let mut off = bit_off / 8 / byte_sz * byte_sz;
-        while bit_off + bit_sz - off * 8 > byte_sz * 8 {
+        while bit_off.wrapping_add(bit_sz).wrapping_sub(off * 8) > byte_sz * 8 {
             if byte_sz >= 8 {
                 return Err("bitfield cannot be read with 8 bytes".into());
             }
@@ -664,10 +670,15 @@ fn calc_field(kind: u32, spec: Option<&Spec<'_>>) -> Result<Option<Value>, Strin
             });
         }
         relo_kind::FIELD_LSHIFT_U64 => {
-            v.val = 64 - (bit_off + bit_sz - byte_off * 8);
+            // Unsigned arithmetic as in libbpf (wraps for fields wider than 8 bytes).
+            v.val = 64u64.wrapping_sub(
+                bit_off
+                    .wrapping_add(bit_sz)
+                    .wrapping_sub(byte_off.wrapping_mul(8)),
+            );
             v.validate = !bitfield;
         }
-        relo_kind::FIELD_RSHIFT_U64 => v.val = 64 - bit_sz,
+        relo_kind::FIELD_RSHIFT_U64 => v.val = 64u64.wrapping_sub(bit_sz),
         _ => return Err(format!("unknown field relocation kind {kind}")),
     }
     Ok(Some(v))
