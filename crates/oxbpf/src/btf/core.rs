@@ -774,6 +774,21 @@ fn describe(spec: &Spec<'_>, kind: u32) -> String {
 /// Computes the result of `relo` (local BTF `local`, target `target`) without
 /// touching instructions (`bpf_core_calc_relo_insn`).
 pub fn calc_relo(local: &Btf, target: &Btf, relo: &CoreRelo) -> Result<CoreResult, CoreError> {
+    calc_relo_cached(local, target, relo, &mut CandidateCache::default())
+}
+
+/// Candidate lists by local root type id: each costs a scan of the target's types
+/// (vmlinux has over 100,000), and relocations share few roots.
+#[derive(Debug, Default)]
+pub struct CandidateCache(std::collections::HashMap<u32, Vec<u32>>);
+
+/// [`calc_relo`] reusing candidate lists across the relocations of one target.
+pub fn calc_relo_cached(
+    local: &Btf,
+    target: &Btf,
+    relo: &CoreRelo,
+    cache: &mut CandidateCache,
+) -> Result<CoreResult, CoreError> {
     let bad = |problem: String| CoreError::Bad {
         insn: relo.insn,
         kind: relo_kind_name(relo.kind),
@@ -807,7 +822,14 @@ pub fn calc_relo(local: &Btf, target: &Btf, relo: &CoreRelo) -> Result<CoreResul
             validate: false,
         });
     }
-    let cands = candidates(local, relo.type_id, target).map_err(|e| bad(e.to_string()))?;
+    let cands = match cache.0.get(&relo.type_id) {
+        Some(c) => c.clone(),
+        None => {
+            let c = candidates(local, relo.type_id, target).map_err(|e| bad(e.to_string()))?;
+            cache.0.insert(relo.type_id, c.clone());
+            c
+        }
+    };
     let mut chosen: Option<(Option<Value>, u64, u32)> = None;
     for c in cands {
         let Some(tspec) =

@@ -70,6 +70,7 @@ impl Object {
                 None => local,
             },
         };
+        let mut cache = core::CandidateCache::default();
         for p in &mut self.programs {
             if p.core_applied {
                 continue;
@@ -81,7 +82,7 @@ impl Object {
                 source,
             };
             for r in &p.core_relos {
-                let res = core::calc_relo(local, target, r).map_err(core_err)?;
+                let res = core::calc_relo_cached(local, target, r, &mut cache).map_err(core_err)?;
                 core::patch(&mut p.insns, &res).map_err(|problem| {
                     core_err(CoreError::Bad {
                         insn: r.insn,

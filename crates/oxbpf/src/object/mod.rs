@@ -8,6 +8,11 @@
 //! `func_info`/`line_info`), and reports every size or offset that does not fit the file
 //! as an [`ObjectError`] naming the section, symbol or relocation.
 //!
+//! Legacy map-in-maps are linked at parse time (the 28-byte `inner_map_idx`, iproute2's
+//! `id`/`inner_id`/`inner_idx`). CO-RE relocations are applied by
+//! [`Object::relocate_core`] against a [`CoreTarget`] (by default the running kernel's
+//! BTF, as libbpf; see [`crate::btf::core`]).
+//!
 //! ```no_run
 //! # use oxbpf::object::{Object, object_name_from_path};
 //! let bytes = std::fs::read("examples/hello.o").unwrap();

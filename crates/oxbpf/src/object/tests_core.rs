@@ -75,6 +75,15 @@ fn core_against_vmlinux_equals_libbpf() {
         eprintln!("SKIPPED: kernel unavailable: {VMLINUX_BTF} is not readable");
         return;
     };
+    let t = std::time::Instant::now();
+    let raw = std::fs::read(VMLINUX_BTF).unwrap();
+    let parsed = crate::btf::Btf::parse(&raw).unwrap();
+    eprintln!(
+        "vmlinux BTF: {} bytes, {} types, read and parsed in {:?}",
+        raw.len(),
+        parsed.len(),
+        t.elapsed()
+    );
     let mut o = core_object();
     let before = o.clone();
     let t = std::time::Instant::now();

@@ -24,7 +24,10 @@
 //! initial slots; `lddw` map references become map ids that the engine resolves to map
 //! handles (`BPF_PSEUDO_MAP_FD`) or value addresses (`BPF_PSEUDO_MAP_VALUE`); calls to
 //! undefined `memcpy`/`memmove`/`memset`/`memcmp` get BPF implementations appended.
-//! The registry is the standard one plus the program types' packet helpers. Each run
+//! Objects whose CO-RE relocations the embedder has not applied
+//! ([`Object::relocate_core`]) are relocated against the running kernel's BTF (else their
+//! own); poisoned instructions on dead paths become `ja -1` as in the kernel, reachable
+//! ones fail the load with [`RuntimeError::CorePoisoned`]. The registry is the standard one plus the program types' packet helpers. Each run
 //! registers the runtime's maps in the run context (helpers accept only registered map
 //! handles) and the program table tail calls jump through.
 
