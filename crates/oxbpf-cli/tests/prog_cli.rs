@@ -336,7 +336,7 @@ fn core_out(json: &str, i: usize) -> u64 {
 fn core_target_btf_flag() {
     let st = state_dir("core-btf");
     let core = example("core.o");
-    let mut pkt = vec![0u8; 64];
+    let mut pkt = [0u8; 64];
     pkt[12] = 8;
     pkt[14] = 0x45;
     pkt[23] = 17;

@@ -79,7 +79,7 @@ impl Object {
             let core_err = |source: CoreError| ObjectError::Core {
                 program: p.name.clone(),
                 section: p.section.clone(),
-                source,
+                source: Box::new(source),
             };
             for r in &p.core_relos {
                 let res = core::calc_relo_cached(local, target, r, &mut cache).map_err(core_err)?;

@@ -281,7 +281,7 @@ pub enum ObjectError {
         /// ELF section.
         section: String,
         /// What is wrong with the record.
-        source: crate::btf::core::CoreError,
+        source: Box<crate::btf::core::CoreError>,
     },
     /// Malformed `.BTF` or `.BTF.ext`.
     #[error("in section {section}: {source}")]

@@ -585,7 +585,9 @@ fn patch_legacy(bytes: &mut [u8], o: &Object, map: &str, field: usize, value: u3
 fn bad_legacy_inner_references_are_errors() {
     let orig = fixture("iproute2_mim.o");
     let o = load("iproute2_mim.o");
-    let cases: [(&[(&str, usize, u32)], &str); 3] = [
+    // (patches as (map, field index, value), expected message)
+    type Patch<'a> = &'a [(&'a str, usize, u32)];
+    let cases: [(Patch, &str); 3] = [
         (&[("outer", 7, 9)], "inner_id 9 names no map"),
         (
             &[("counters_a", 8, 4)],

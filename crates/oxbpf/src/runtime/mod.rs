@@ -313,8 +313,8 @@ impl Runtime {
             0
         };
         let mut maps: Vec<Arc<LoadedMap>> = Vec::with_capacity(obj.maps.len());
-        for (i, spec) in obj.maps.iter().enumerate() {
-            let m = self.create_or_reuse_map(obj, i, spec, btf.as_ref(), btf_id)?;
+        for spec in &obj.maps {
+            let m = self.create_or_reuse_map(spec, btf.as_ref(), btf_id)?;
             maps.push(m);
         }
         // Map-in-map initial slots.
@@ -387,8 +387,6 @@ impl Runtime {
 
     fn create_or_reuse_map(
         &self,
-        obj: &Object,
-        index: usize,
         spec: &MapSpec,
         btf: Option<&Arc<Btf>>,
         btf_id: u32,
@@ -399,7 +397,7 @@ impl Runtime {
         };
         if let Some(path) = &pin_path {
             if let Some(Pinned::Map(m)) = self.get_pinned(path) {
-                let def = map_def(obj, index, spec)?;
+                let def = map_def(spec)?;
                 let d = m.map.def();
                 if d.map_type == def.map_type
                     && d.key_size == def.key_size
@@ -414,7 +412,7 @@ impl Runtime {
                 });
             }
         }
-        let def = map_def(obj, index, spec)?;
+        let def = map_def(spec)?;
         let map_err = |source| RuntimeError::Map {
             map: spec.name.clone(),
             source,
@@ -606,7 +604,7 @@ impl Runtime {
 
 /// Turns a map spec into a definition (perf event arrays with 0 entries are sized by
 /// `MapDef::validate`).
-fn map_def(obj: &Object, index: usize, spec: &MapSpec) -> Result<MapDef, RuntimeError> {
+fn map_def(spec: &MapSpec) -> Result<MapDef, RuntimeError> {
     let map_type = MapType::from_raw(spec.map_type).ok_or_else(|| RuntimeError::MapType {
         map: spec.name.clone(),
         map_type: spec.map_type,
@@ -623,7 +621,7 @@ fn map_def(obj: &Object, index: usize, spec: &MapSpec) -> Result<MapDef, Runtime
         .with_name(&kernel_obj_name(&spec.name));
     // Legacy inner map references were resolved into `inner` by the object loader.
     if let Some(inner) = &spec.inner {
-        let inner_def = map_def(obj, index, inner)?;
+        let inner_def = map_def(inner)?;
         def = def.with_inner(inner_def);
     }
     Ok(def)

@@ -279,7 +279,7 @@ fn every_mcpu_with_and_without_debug_info_runs_alike() {
         let l = rt
             .load_object(&fixture(file))
             .unwrap_or_else(|e| panic!("{file}: {e}"));
-        let mut pkt = vec![0u8; 64];
+        let mut pkt = [0u8; 64];
         pkt[12] = 0x08;
         pkt[23] = 6;
         let mut out = Vec::new();

@@ -239,7 +239,7 @@ fn sanitize_dead_poison(decoded: &[Located], verified: &Verified) -> Option<Vec<
                         insn: Insn::Ja { off: -1 },
                     }
                 } else {
-                    l.clone()
+                    *l
                 }
             })
             .collect(),
