@@ -133,4 +133,20 @@ int core_task(struct pt_regs___oxbpf *ctx)
 	return tgid;
 }
 
+
+
+/* Type matching and target type ids: ethhdr___oxbpf matches the kernel's ethhdr
+ * (same member name, an unsigned 16-bit type), iphdr___oxbpf does not (a member the
+ * kernel lacks); the target id is the kernel's own BTF id of struct iphdr. */
+__u64 types_out[4] = {};
+
+SEC("xdp")
+int core_types(struct xdp_md *ctx)
+{
+	types_out[0] = type_info(struct ethhdr___oxbpf, TYPE_MATCHES);
+	types_out[1] = type_info(struct iphdr___oxbpf, TYPE_MATCHES);
+	types_out[2] = __builtin_btf_type_id(*(struct iphdr___oxbpf *)0, 1);
+	types_out[3] = type_info(struct oxbpf_no_such_type, TYPE_MATCHES);
+	return XDP_PASS;
+}
 char LICENSE[] SEC("license") = "GPL";

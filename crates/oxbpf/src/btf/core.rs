@@ -237,24 +237,36 @@ fn types_compat(lb: &Btf, lid: u32, tb: &Btf, tid: u32, level: u32) -> Result<bo
     })
 }
 
-/// `bpf_core_types_match` (for `bpf_core_type_matches`): names, sizes, member names
-/// and layouts agree, recursively.
-fn types_match(lb: &Btf, lid: u32, tb: &Btf, tid: u32, level: u32) -> Result<bool, BtfError> {
+/// `bpf_core_types_match` (for `bpf_core_type_matches`); the root names were matched by
+/// the candidate search. Modifiers and typedefs are ignored; integers match by size and
+/// signedness; enums by size and enumerator names; structs and unions need every local
+/// member by name in the target, recursively (behind a pointer only the names and
+/// kinds, where a forward declaration matches its struct or union).
+fn types_match(
+    lb: &Btf,
+    lid: u32,
+    tb: &Btf,
+    tid: u32,
+    behind_ptr: bool,
+    level: u32,
+) -> Result<bool, BtfError> {
     if level == 0 {
         return Err(BtfError::TooDeep { id: lid });
     }
     let (l, lk) = skip_mods(lb, lid)?;
     let (t, tk) = skip_mods(tb, tid)?;
-    let lname = essential_name(&lb.type_by_id(l)?.name);
-    let tname = essential_name(&tb.type_by_id(t)?.name);
-    if !lname.is_empty() && lname != tname && !matches!(lk, BtfKind::Fwd { .. }) {
+    // Names are compared after typedefs are skipped (`bpf_core_names_match`): clang's
+    // `unsigned short` does not match pahole's `short unsigned int`.
+    if !names_match(&lb.type_by_id(l)?.name, &tb.type_by_id(t)?.name) {
         return Ok(false);
     }
     match (lk, tk) {
         (BtfKind::Void, BtfKind::Void) => Ok(true),
         (BtfKind::Fwd { is_union: a }, BtfKind::Fwd { is_union: b }) => Ok(a == b),
-        (BtfKind::Fwd { is_union }, BtfKind::Struct { .. }) => Ok(!is_union),
-        (BtfKind::Fwd { is_union }, BtfKind::Union { .. }) => Ok(*is_union),
+        (BtfKind::Fwd { is_union }, BtfKind::Struct { .. }) if behind_ptr => Ok(!is_union),
+        (BtfKind::Fwd { is_union }, BtfKind::Union { .. }) if behind_ptr => Ok(*is_union),
+        (BtfKind::Struct { .. }, BtfKind::Fwd { is_union }) if behind_ptr => Ok(!is_union),
+        (BtfKind::Union { .. }, BtfKind::Fwd { is_union }) if behind_ptr => Ok(*is_union),
         (
             BtfKind::Enum {
                 size: ls,
@@ -285,7 +297,7 @@ fn types_match(lb: &Btf, lid: u32, tb: &Btf, tid: u32, level: u32) -> Result<boo
         ) => Ok(ls == ts && (le & INT_SIGNED) == (te & INT_SIGNED)),
         (BtfKind::Float { size: a }, BtfKind::Float { size: b }) => Ok(a == b),
         (BtfKind::Ptr { target: a }, BtfKind::Ptr { target: b }) => {
-            types_match(lb, *a, tb, *b, level - 1)
+            types_match(lb, *a, tb, *b, true, level - 1)
         }
         (
             BtfKind::Array {
@@ -294,15 +306,26 @@ fn types_match(lb: &Btf, lid: u32, tb: &Btf, tid: u32, level: u32) -> Result<boo
             BtfKind::Array {
                 elem: te, len: tl, ..
             },
-        ) => Ok(ll == tl && types_match(lb, *le, tb, *te, level - 1)?),
+        ) => Ok(ll == tl && types_match(lb, *le, tb, *te, behind_ptr, level - 1)?),
         (BtfKind::Struct { .. }, BtfKind::Struct { .. })
         | (BtfKind::Union { .. }, BtfKind::Union { .. }) => {
-            let tm = members_of(tk);
-            for m in members_of(lk) {
-                let Some(n) = tm.iter().find(|n| n.name == m.name) else {
-                    return Ok(false);
-                };
-                if !types_match(lb, m.type_id, tb, n.type_id, level - 1)? {
+            if behind_ptr {
+                return Ok(true);
+            }
+            let (lm, tm) = (members_of(lk), members_of(tk));
+            if lm.len() > tm.len() {
+                return Ok(false);
+            }
+            // Each local member needs a same-named target member whose type matches.
+            for m in lm {
+                let mut found = false;
+                for n in tm.iter().filter(|n| names_match(&m.name, &n.name)) {
+                    if types_match(lb, m.type_id, tb, n.type_id, behind_ptr, level - 1)? {
+                        found = true;
+                        break;
+                    }
+                }
+                if !found {
                     return Ok(false);
                 }
             }
@@ -322,14 +345,19 @@ fn types_match(lb: &Btf, lid: u32, tb: &Btf, tid: u32, level: u32) -> Result<boo
                 return Ok(false);
             }
             for (a, b) in lp.iter().zip(tp) {
-                if !types_match(lb, a.type_id, tb, b.type_id, level - 1)? {
+                if !types_match(lb, a.type_id, tb, b.type_id, behind_ptr, level - 1)? {
                     return Ok(false);
                 }
             }
-            types_match(lb, *lr, tb, *tr, level - 1)
+            types_match(lb, *lr, tb, *tr, behind_ptr, level - 1)
         }
         _ => Ok(false),
     }
+}
+
+/// `bpf_core_names_match`: essential names equal, or either is anonymous.
+fn names_match(a: &str, b: &str) -> bool {
+    a.is_empty() || b.is_empty() || essential_name(a) == essential_name(b)
 }
 
 /// The last array of a struct may be indexed past its length (`is_flex_arr`).
@@ -521,7 +549,14 @@ fn spec_match<'t>(
     };
     if is_type_kind(kind) {
         let ok = if kind == relo_kind::TYPE_MATCHES {
-            types_match(local.btf, local.root_type_id, tb, cand, MAX_COMPAT_DEPTH)?
+            types_match(
+                local.btf,
+                local.root_type_id,
+                tb,
+                cand,
+                false,
+                MAX_COMPAT_DEPTH,
+            )?
         } else {
             types_compat(local.btf, local.root_type_id, tb, cand, MAX_COMPAT_DEPTH)?
         };

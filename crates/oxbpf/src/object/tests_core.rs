@@ -90,7 +90,7 @@ fn core_against_vmlinux_equals_libbpf() {
     o.relocate_core(CoreTarget::Btf(&kbtf)).unwrap();
     eprintln!("core.o: CO-RE against vmlinux in {:?}", t.elapsed());
     let ours: usize = o.programs.iter().map(|p| p.core_results.len()).sum();
-    assert_eq!(ours, 34, "relocation records in core.o");
+    assert_eq!(ours, 38, "relocation records in core.o");
     // Spot checks that need no oracle: the wire layout of IPv4 and x86-64 pt_regs.
     let parse = o.program("core_parse").unwrap();
     let off = |i: usize| i16::from_le_bytes([parse.insns[i][2], parse.insns[i][3]]);
@@ -216,4 +216,50 @@ fn missing_field_is_poisoned_and_bad_records_are_errors() {
     assert_eq!(poisoned.len(), 1, "{:?}", p.core_results);
     assert!(poisoned[0].description.contains("oxbpf_no_such_field"));
     assert!(is_poison(&p.insns[poisoned[0].insn]));
+}
+
+#[test]
+fn target_type_ids_and_type_matches_against_vmlinux() {
+    use crate::btf::core::calc_relo;
+    use crate::btf::{kind, CoreRelo};
+    let Some(k) = kernel_btf() else {
+        eprintln!("SKIPPED: kernel unavailable: {VMLINUX_BTF} is not readable");
+        return;
+    };
+    let local = core_object().btf.unwrap();
+    let id = |n: &str| local.id_by_name_kind(n, kind::STRUCT).unwrap();
+    let relo = |type_id: u32, kind: u32| CoreRelo {
+        insn: 0,
+        type_id,
+        access: "0".into(),
+        kind,
+    };
+    let val = |type_id: u32, kind: u32| calc_relo(&local, &k, &relo(type_id, kind)).unwrap().new;
+    let kernel_iphdr = k.id_by_name_kind("iphdr", kind::STRUCT).unwrap();
+    let (ip, eth) = (id("iphdr___oxbpf"), id("ethhdr___oxbpf"));
+    assert_eq!(
+        val(ip, relo_kind::TYPE_ID_TARGET),
+        Some(u64::from(kernel_iphdr))
+    );
+    assert_eq!(val(ip, relo_kind::TYPE_ID_LOCAL), Some(u64::from(ip)));
+    assert_eq!(val(eth, relo_kind::TYPE_SIZE), Some(14));
+    // ethhdr___oxbpf's member has the kernel's name but its type is clang's
+    // `unsigned short`, not pahole's `short unsigned int` (libbpf compares the names
+    // too); iphdr___oxbpf names a member the kernel lacks. Against itself each matches.
+    assert_eq!(val(eth, relo_kind::TYPE_MATCHES), Some(0));
+    assert_eq!(val(ip, relo_kind::TYPE_MATCHES), Some(0));
+    for t in [eth, ip] {
+        let own = calc_relo(&local, &local, &relo(t, relo_kind::TYPE_MATCHES)).unwrap();
+        assert_eq!(own.new, Some(1));
+    }
+    let missing = id("oxbpf_no_such_type");
+    assert_eq!(val(missing, relo_kind::TYPE_ID_TARGET), Some(0));
+    assert_eq!(val(missing, relo_kind::TYPE_SIZE), Some(0));
+    // Field relocations with an access string that is not "0" on a type relocation, or
+    // an enumerator index past the enum, are errors.
+    let bad = CoreRelo {
+        access: "0:1".into(),
+        ..relo(eth, relo_kind::TYPE_SIZE)
+    };
+    assert!(calc_relo(&local, &k, &bad).is_err());
 }
