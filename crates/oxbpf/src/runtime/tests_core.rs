@@ -166,3 +166,28 @@ fn poisoned_instruction_fails_the_load_by_name() {
     pkt[18] = 7; // the field at 4
     assert_eq!(run_packet(&l.programs[0], &pkt).output.retval, 12);
 }
+
+#[test]
+fn core_types_gives_the_kernels_type_ids() {
+    let Some(k) = vmlinux() else { return };
+    let rt = Runtime::new();
+    let l = rt.load_object(&fixture("core.o")).unwrap();
+    let p = l.program("core_types").unwrap();
+    assert_eq!(run_packet(p, &ipv4(6)).output.retval, 2);
+    let bss = l
+        .map("core.bss")
+        .unwrap()
+        .map
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap();
+    // types_out[4] follows out[16], task_comm[16] and parent_tgid (8-byte aligned).
+    let t: Vec<u64> = bss[152..184]
+        .chunks(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    let iphdr = k
+        .id_by_name_kind("iphdr", crate::btf::kind::STRUCT)
+        .unwrap();
+    assert_eq!(t, [0, 0, u64::from(iphdr), 0]);
+    compare_object("core.o", "core_types", &[ipv4(6)], &["core.bss"]);
+}
