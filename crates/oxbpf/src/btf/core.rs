@@ -397,6 +397,10 @@ fn is_enumval_kind(kind: u32) -> bool {
 
 /// `bpf_core_parse_spec`.
 fn parse_spec<'a>(btf: &'a Btf, type_id: u32, access: &str, kind: u32) -> Result<Spec<'a>, String> {
+    let entries = access.split(':').count();
+    if entries > SPEC_MAX_LEN {
+        return Err(format!("access string of {entries} entries"));
+    }
     let raw: Vec<u32> = access
         .split(':')
         .map(|s| s.parse::<u32>())
