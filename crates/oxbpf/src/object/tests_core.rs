@@ -263,3 +263,40 @@ fn target_type_ids_and_type_matches_against_vmlinux() {
     };
     assert!(calc_relo(&local, &k, &bad).is_err());
 }
+
+/// The context layouts the runtime emulates are the UAPI / x86-64 ones: a program built
+/// with `preserve_access_index` on them (as vmlinux.h does) must keep every offset when
+/// relocated against the kernel's BTF.
+#[test]
+fn emulated_context_layouts_survive_core_against_vmlinux() {
+    use crate::btf::core::calc_relo;
+    use crate::btf::{kind, CoreRelo};
+    let Some(k) = kernel_btf() else {
+        eprintln!("SKIPPED: kernel unavailable: {VMLINUX_BTF} is not readable");
+        return;
+    };
+    let mut checked = 0;
+    for (file, name) in [
+        ("hello.o", "xdp_md"),
+        ("btf_maps.o", "__sk_buff"),
+        ("kprobe_read.o", "pt_regs"),
+    ] {
+        let path = format!("{}/../../examples/{file}", env!("CARGO_MANIFEST_DIR"));
+        let o = Object::parse(&std::fs::read(path).unwrap(), "ctx").unwrap();
+        let local = o.btf.unwrap();
+        let id = local.id_by_name_kind(name, kind::STRUCT).unwrap();
+        let n = local.members(id).unwrap().len();
+        for i in 0..n {
+            let r = CoreRelo {
+                insn: 0,
+                type_id: id,
+                access: format!("0:{i}"),
+                kind: relo_kind::FIELD_BYTE_OFFSET,
+            };
+            let res = calc_relo(&local, &k, &r).unwrap();
+            assert_eq!(res.new, Some(res.orig), "{file}: {}", res.description);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6 + 5 + 21);
+}
