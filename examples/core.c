@@ -138,11 +138,18 @@ int core_task(struct pt_regs___oxbpf *ctx)
 /* Type matching and target type ids: ethhdr___oxbpf matches the kernel's ethhdr
  * (same member name, an unsigned 16-bit type), iphdr___oxbpf does not (a member the
  * kernel lacks); the target id is the kernel's own BTF id of struct iphdr. */
-__u64 types_out[4] = {};
+__u64 types_out[5] = {};
+
+/* A subprogram with its own CO-RE relocation, linked into the program that calls it. */
+static __noinline __u64 ttl_offset(struct iphdr___oxbpf *ip)
+{
+	return field_info(ip->ttl, FIELD_BYTE_OFFSET) + (ip != 0);
+}
 
 SEC("xdp")
 int core_types(struct xdp_md *ctx)
 {
+	types_out[4] = ttl_offset((void *)(long)ctx->data);
 	types_out[0] = type_info(struct ethhdr___oxbpf, TYPE_MATCHES);
 	types_out[1] = type_info(struct iphdr___oxbpf, TYPE_MATCHES);
 	types_out[2] = __builtin_btf_type_id(*(struct iphdr___oxbpf *)0, 1);

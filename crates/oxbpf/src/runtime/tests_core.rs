@@ -180,14 +180,15 @@ fn core_types_gives_the_kernels_type_ids() {
         .map
         .lookup(&0u32.to_ne_bytes())
         .unwrap();
-    // types_out[4] follows out[16], task_comm[16] and parent_tgid (8-byte aligned).
-    let t: Vec<u64> = bss[152..184]
+    // types_out[5] follows out[16], task_comm[16] and parent_tgid (8-byte aligned).
+    let t: Vec<u64> = bss[152..192]
         .chunks(8)
         .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
         .collect();
     let iphdr = k
         .id_by_name_kind("iphdr", crate::btf::kind::STRUCT)
         .unwrap();
-    assert_eq!(t, [0, 0, u64::from(iphdr), 0]);
+    // ... and the subprogram's relocated ttl offset (8) + 1 for a non-null pointer.
+    assert_eq!(t, [0, 0, u64::from(iphdr), 0, 9]);
     compare_object("core.o", "core_types", &[ipv4(6)], &["core.bss"]);
 }
