@@ -267,6 +267,134 @@ fn jit_engine_runs_and_dumps() {
 }
 
 #[test]
+fn legacy_map_in_map_objects_run() {
+    let st = state_dir("legacy-mim");
+    let pkt = "00".repeat(64);
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &example("legacy_inner.o"),
+            "--data-in-hex",
+            &pkt,
+            "--json",
+        ],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["retval"], 0);
+    // iproute2 sections name no type: without --type the error says so, with it it runs.
+    let mim = example("iproute2_mim.o");
+    let o = oxbpf(&["prog", "run", &mim, "--data-in-hex", &pkt], &st);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ingress"));
+    let args = [
+        "prog",
+        "run",
+        &mim,
+        "--type",
+        "tc",
+        "--data-in-hex",
+        &pkt,
+        "--json",
+    ];
+    let v: serde_json::Value = serde_json::from_str(&ok(&args, &st)).unwrap();
+    assert_eq!(v["retval"], 0, "the inner map is in slot 1");
+    assert_eq!(v["maps"]["counters_a"][1]["value"], "0100000000000000");
+    let out = ok(
+        &[
+            "prog",
+            "run",
+            &example("iproute2_maps.o"),
+            "--prog",
+            "entry",
+            "--type",
+            "sched_cls",
+            "--data-in-hex",
+            &pkt,
+            "--json",
+        ],
+        &st,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["retval"], 0);
+    let _ = std::fs::remove_dir_all(&st);
+}
+
+/// `out[i]` of core.o's `.bss` from a `prog run --json` output.
+fn core_out(json: &str, i: usize) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let hex = v["maps"]["core.bss"][0]["value"].as_str().unwrap();
+    let b: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|j| u8::from_str_radix(&hex[j..j + 2], 16).unwrap())
+        .collect();
+    u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap())
+}
+
+#[test]
+fn core_target_btf_flag() {
+    let st = state_dir("core-btf");
+    let core = example("core.o");
+    let mut pkt = [0u8; 64];
+    pkt[12] = 8;
+    pkt[14] = 0x45;
+    pkt[23] = 17;
+    let hex: String = pkt.iter().map(|b| format!("{b:02x}")).collect();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "prog",
+            "run",
+            &core,
+            "--prog",
+            "core_parse",
+            "--data-in-hex",
+            &hex,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        ok(&args, &st)
+    };
+    // The object's own BTF as the target: identity, so the field "exists" (out[7]) and
+    // protocol is read at the local offset 4 (out[1] = pkt[18]).
+    let obj_bytes = std::fs::read(&core).unwrap();
+    let obj = oxbpf::object::Object::parse(&obj_bytes, "core").unwrap();
+    let own = st.join("own.btf");
+    std::fs::create_dir_all(&st).unwrap();
+    std::fs::write(&own, obj.btf.unwrap().raw()).unwrap();
+    let out = run(&["--btf", own.to_str().unwrap()]);
+    assert_eq!((core_out(&out, 7), core_out(&out, 1)), (1, 0));
+    if std::fs::metadata("/sys/kernel/btf/vmlinux").is_err() {
+        eprintln!("SKIPPED: kernel unavailable: /sys/kernel/btf/vmlinux is not readable");
+        let _ = std::fs::remove_dir_all(&st);
+        return;
+    }
+    // vmlinux, named or by default: the wire layout (protocol at 9).
+    let named = run(&["--btf", "/sys/kernel/btf/vmlinux"]);
+    assert_eq!((core_out(&named, 7), core_out(&named, 1)), (0, 17));
+    let default = run(&[]);
+    assert!((0..16).all(|i| core_out(&default, i) == core_out(&named, i)));
+    // An unguarded access to a field the kernel lacks: the load fails naming it.
+    let o = oxbpf(
+        &[
+            "prog",
+            "run",
+            &example("rejected/core_missing.o"),
+            "--data-in-hex",
+            &hex,
+        ],
+        &st,
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("poisoned by CO-RE relocation") && err.contains("oxbpf_no_such_field"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&st);
+}
+
+#[test]
 fn xdp_frags_program_runs_on_a_multi_buffer_packet() {
     // 9,000 bytes: 3,520 in the linear frame, then fragments of 4,096 and 1,384. The
     // program moves the 4-byte trailer over the source MAC and trims it off the last

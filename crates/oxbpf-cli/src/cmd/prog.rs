@@ -8,7 +8,8 @@ use std::time::UNIX_EPOCH;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 
-use oxbpf::object::{object_name_from_path, Object};
+use oxbpf::btf::Btf;
+use oxbpf::object::{object_name_from_path, CoreTarget, Object};
 use oxbpf::program::{ProgramType, TestRun};
 use oxbpf::runtime::{
     tag_hex, EngineBuilder, InterpBuilder, JitBuilder, LoadOptions, LoadedMap, LoadedObject,
@@ -63,6 +64,10 @@ pub struct Select {
     /// raw bytecode and for sections that name no type; overrides the section's type.
     #[arg(long = "type")]
     pub prog_type: Option<String>,
+    /// Target BTF for CO-RE relocations (raw BTF, e.g. a saved /sys/kernel/btf/vmlinux);
+    /// default: the running kernel's, else the object's own.
+    #[arg(long)]
+    pub btf: Option<PathBuf>,
 }
 
 /// Arguments of `oxbpf prog run`.
@@ -215,7 +220,14 @@ pub fn load_in(rt: Runtime, sel: &Select, only_one: bool) -> Result<Loaded, CliE
             programs: vec![p],
         });
     }
-    let obj = parse_object(&sel.file)?;
+    let mut obj = parse_object(&sel.file)?;
+    if let Some(path) = &sel.btf {
+        let bytes = input::read(path)?;
+        let btf =
+            Btf::parse(&bytes).map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+        obj.relocate_core(CoreTarget::Btf(&btf))
+            .map_err(|e| CliError::Failed(format!("{}: {e}", sel.file.display())))?;
+    }
     let chosen: Vec<String> = if let Some(p) = &sel.prog {
         let f = obj.program(p).ok_or_else(|| {
             CliError::Usage(format!("no program {p:?} in {}", sel.file.display()))

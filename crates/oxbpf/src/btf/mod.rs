@@ -19,6 +19,7 @@
 //! assert_eq!(btf.dump(id, &(-3i32).to_le_bytes()).unwrap(), serde_json::json!(-3));
 //! ```
 
+pub mod core;
 mod dump;
 mod ext;
 mod pretty;

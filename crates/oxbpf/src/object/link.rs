@@ -41,6 +41,8 @@ fn link_one(
         func_info: Vec::new(),
         line_info: Vec::new(),
         core_relos: Vec::new(),
+        core_applied: false,
+        core_results: Vec::new(),
         relocations: Vec::new(),
         external_calls: Vec::new(),
     };

@@ -360,6 +360,124 @@ fn legacy_maps(elf: &Elf<'_>, sec: &Sec<'_>, out: &mut Vec<MapSpec>) -> Result<(
     Ok(())
 }
 
+fn is_map_in_map(t: u32) -> bool {
+    t == map_type::ARRAY_OF_MAPS || t == map_type::HASH_OF_MAPS
+}
+
+/// Resolves legacy map-in-map references among the definitions `out[first..]` of one
+/// `maps` section, filling `inner` (the template the outer map is created with) and
+/// `initial_slots`:
+/// - libbpf's 28-byte layout (kernel samples' `bpf_load.c`): a map-in-map's
+///   `inner_map_idx` is the index of its template among the section's definitions in
+///   offset order; the field is ignored on other map types (it is 0 there).
+/// - iproute2's 36-byte `bpf_elf_map`: a map-in-map's `inner_id` names the template by
+///   its `id` (prog arrays excluded, as iproute2's `bpf_map_find_by_id`); every other map
+///   with a non-zero `id` is stored at slot `inner_idx` of each map-in-map whose
+///   `inner_id` equals that `id` (iproute2's `bpf_maps_attach_all`).
+fn legacy_inner_maps(sec: &Sec<'_>, first: usize, out: &mut [MapSpec]) -> Result<(), ObjectError> {
+    let section = &out[first..];
+    let mut inner: Vec<(usize, MapSpec)> = Vec::new();
+    let mut slots: Vec<(usize, MapSlot)> = Vec::new();
+    for (i, m) in section.iter().enumerate() {
+        if !is_map_in_map(m.map_type) {
+            continue;
+        }
+        let MapOrigin::Legacy {
+            def_size,
+            inner_id,
+            inner_map_idx,
+            ..
+        } = m.origin
+        else {
+            continue;
+        };
+        let template = if let Some(j) = inner_map_idx {
+            let j = j as usize;
+            if j >= section.len() {
+                return Err(bad_map(
+                    &m.name,
+                    sec,
+                    format!(
+                        "inner_map_idx {j} is past the section's {} definitions",
+                        section.len()
+                    ),
+                ));
+            }
+            j
+        } else if let Some(id) = inner_id {
+            let found = section.iter().position(|t| {
+                matches!(t.origin, MapOrigin::Legacy { id: Some(tid), .. } if tid == id && id != 0)
+                    && t.map_type != map_type::PROG_ARRAY
+            });
+            found.ok_or_else(|| {
+                bad_map(
+                    &m.name,
+                    sec,
+                    format!("inner_id {id} names no map of the section (by id)"),
+                )
+            })?
+        } else {
+            return Err(bad_map(
+                &m.name,
+                sec,
+                format!("{def_size}-byte definition cannot name an inner map"),
+            ));
+        };
+        let t = &section[template];
+        if template == i || is_map_in_map(t.map_type) {
+            return Err(bad_map(
+                &m.name,
+                sec,
+                format!("inner map {} is a map-in-map itself", t.name),
+            ));
+        }
+        inner.push((i, t.clone()));
+        let Some(oid) = inner_id.filter(|&v| v != 0) else {
+            continue;
+        };
+        for (k, s) in section.iter().enumerate() {
+            let MapOrigin::Legacy {
+                id: Some(sid),
+                inner_idx: Some(idx),
+                ..
+            } = s.origin
+            else {
+                continue;
+            };
+            if sid != oid || is_map_in_map(s.map_type) || s.map_type == map_type::PROG_ARRAY {
+                continue;
+            }
+            if idx >= m.max_entries {
+                return Err(bad_map(
+                    &s.name,
+                    sec,
+                    format!(
+                        "inner_idx {idx} is past max_entries {} of {}",
+                        m.max_entries, m.name
+                    ),
+                ));
+            }
+            slots.push((
+                i,
+                MapSlot {
+                    index: idx,
+                    target: MapSlotTarget::Map(first + k),
+                },
+            ));
+        }
+    }
+    for (i, t) in inner {
+        let outer = &mut out[first + i];
+        let mut t = t;
+        t.name = format!("{}.inner", outer.name);
+        outer.inner = Some(Box::new(t));
+    }
+    for (i, slot) in slots {
+        out[first + i].initial_slots.push(slot);
+    }
+    Ok(())
+}
+
 /// `__uint(name, N)` is `int (*name)[N]`: a pointer to an array of N elements.
 fn uint_field(btf: &Btf, type_id: u32) -> Result<u32, BtfError> {
     let ptr = btf.resolve(type_id)?;
@@ -608,7 +726,9 @@ pub(super) fn collect(
 ) -> Result<Vec<MapSpec>, ObjectError> {
     let mut out = Vec::new();
     for sec in elf.secs.iter().filter(|s| s.name == "maps") {
+        let first = out.len();
         legacy_maps(elf, sec, &mut out)?;
+        legacy_inner_maps(sec, first, &mut out)?;
     }
     for sec in elf.secs.iter().filter(|s| s.name == ".maps") {
         let sites = btf_maps(elf, sec, btf, &mut out)?;

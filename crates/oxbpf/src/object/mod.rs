@@ -8,6 +8,11 @@
 //! `func_info`/`line_info`), and reports every size or offset that does not fit the file
 //! as an [`ObjectError`] naming the section, symbol or relocation.
 //!
+//! Legacy map-in-maps are linked at parse time (the 28-byte `inner_map_idx`, iproute2's
+//! `id`/`inner_id`/`inner_idx`). CO-RE relocations are applied by
+//! [`Object::relocate_core`] against a [`CoreTarget`] (by default the running kernel's
+//! BTF, as libbpf; see [`crate::btf::core`]).
+//!
 //! ```no_run
 //! # use oxbpf::object::{Object, object_name_from_path};
 //! let bytes = std::fs::read("examples/hello.o").unwrap();
@@ -17,12 +22,14 @@
 //! }
 //! ```
 
+mod core_relo;
 mod elf;
 mod link;
 mod maps;
 mod reloc;
 mod sections;
 
+pub use core_relo::{kernel_btf, CoreTarget, VMLINUX_BTF};
 pub use elf::MAX_SECTION_SIZE;
 pub use maps::{
     internal_map_name, map_type, DataKind, MapOrigin, MapSlot, MapSlotTarget, MapSpec, Pinning,
@@ -266,6 +273,16 @@ pub enum ObjectError {
         /// The section needing BTF.
         section: String,
     },
+    /// A CO-RE relocation record that cannot be applied.
+    #[error("program {program} in section {section}: {source}")]
+    Core {
+        /// Program name.
+        program: String,
+        /// ELF section.
+        section: String,
+        /// What is wrong with the record.
+        source: Box<crate::btf::core::CoreError>,
+    },
     /// Malformed `.BTF` or `.BTF.ext`.
     #[error("in section {section}: {source}")]
     Btf {
@@ -356,8 +373,12 @@ pub struct ProgramSection {
     pub func_info: Vec<FuncInfo>,
     /// `bpf_line_info` by final instruction index.
     pub line_info: Vec<LineInfo>,
-    /// CO-RE relocation records by final instruction index (not applied yet).
+    /// CO-RE relocation records by final instruction index.
     pub core_relos: Vec<CoreRelo>,
+    /// Whether [`Object::relocate_core`] has patched `insns`.
+    pub core_applied: bool,
+    /// What each CO-RE relocation computed (empty until applied).
+    pub core_results: Vec<crate::btf::core::CoreResult>,
     /// Every relocation applied, by final instruction index.
     pub relocations: Vec<Relocation>,
     /// Calls to undefined `mem*` functions left by clang.
@@ -499,6 +520,8 @@ impl Object {
 
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, target_os = "linux"))]
+mod tests_core;
 #[cfg(all(test, target_os = "linux"))]
 mod tests_kernel;
 #[cfg(test)]

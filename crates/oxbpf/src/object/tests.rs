@@ -233,6 +233,9 @@ fn iproute2_layout_and_unknown_sections() {
             ..
         }
     ));
+    // Neither is a map-in-map: `id`/`inner_id`/`inner_idx` link nothing.
+    assert!(jt.inner.is_none() && st.inner.is_none());
+    assert!(jt.initial_slots.is_empty() && st.initial_slots.is_empty());
     let secs: Vec<_> = o
         .programs
         .iter()
@@ -500,6 +503,19 @@ fn legacy_28_byte_definitions() {
             inner_map_idx: Some(0)
         }
     );
+    // inner_map_idx 0 names `inner` as the template; on `inner` (an array) it means nothing.
+    let t = outer.inner.as_deref().unwrap();
+    assert_eq!(
+        (
+            t.map_type,
+            t.key_size,
+            t.value_size,
+            t.max_entries,
+            t.numa_node
+        ),
+        (map_type::ARRAY, 4, 4, 1, 2)
+    );
+    assert!(inner.inner.is_none() && outer.initial_slots.is_empty());
     let p = o.program("lookup").unwrap();
     assert_eq!(p.kind.as_ref().unwrap().prog_type, prog_type::SCHED_CLS);
     assert!(relocs(p)
@@ -526,4 +542,80 @@ fn bind_maps_and_kernel_records() {
     let l = &p.line_info[1];
     let col = u32::from_le_bytes(li[28..32].try_into().unwrap());
     assert_eq!((col >> 10, col & 0x3ff), (l.line_num, l.column));
+}
+
+#[test]
+fn iproute2_map_in_map_by_id() {
+    let o = load("iproute2_mim.o");
+    assert_eq!(map_names(&o), ["counters_a", "outer"]);
+    let (ai, a) = o.map("counters_a").unwrap();
+    let (_, outer) = o.map("outer").unwrap();
+    // The template is the map whose `id` the outer's `inner_id` names ...
+    let t = outer.inner.as_deref().unwrap();
+    assert_eq!(
+        (t.map_type, t.key_size, t.value_size, t.max_entries),
+        (a.map_type, 4, 8, 4)
+    );
+    // ... and that map goes to slot `inner_idx`.
+    assert_eq!(
+        outer.initial_slots,
+        [MapSlot {
+            index: 1,
+            target: MapSlotTarget::Map(ai)
+        }]
+    );
+    assert!(o.program("count_via_outer").unwrap().kind.is_none());
+}
+
+/// Rewrites field `field` (u32 index) of the legacy definition of `map` in `o`'s bytes.
+fn patch_legacy(bytes: &mut [u8], o: &Object, map: &str, field: usize, value: u32) {
+    let (_, m) = o.map(map).unwrap();
+    let elf = super::elf::Elf::parse(bytes).unwrap();
+    let sec = elf
+        .secs
+        .iter()
+        .find(|s| s.index == m.section_index)
+        .unwrap();
+    let start = sec.data.as_ptr() as usize - bytes.as_ptr() as usize;
+    let at = start + m.section_offset as usize + field * 4;
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+#[test]
+fn bad_legacy_inner_references_are_errors() {
+    let orig = fixture("iproute2_mim.o");
+    let o = load("iproute2_mim.o");
+    // (patches as (map, field index, value), expected message)
+    type Patch<'a> = &'a [(&'a str, usize, u32)];
+    let cases: [(Patch, &str); 3] = [
+        (&[("outer", 7, 9)], "inner_id 9 names no map"),
+        (
+            &[("counters_a", 8, 4)],
+            "inner_idx 4 is past max_entries 4 of outer",
+        ),
+        // `outer` takes id 42 from `counters_a`: it names itself.
+        (
+            &[("counters_a", 5, 7), ("outer", 5, 42)],
+            "is a map-in-map itself",
+        ),
+    ];
+    for (patches, want) in cases {
+        let mut d = orig.clone();
+        for &(map, field, value) in patches {
+            patch_legacy(&mut d, &o, map, field, value);
+        }
+        let e = Object::parse(&d, "iproute2_mim").unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains("maps"), "{patches:?}: {e}");
+    }
+    let mut d = fixture("legacy_inner.o");
+    let o = load("legacy_inner.o");
+    patch_legacy(&mut d, &o, "outer", 5, 7);
+    let e = Object::parse(&d, "legacy_inner").unwrap_err().to_string();
+    assert!(e.contains("inner_map_idx 7 is past"), "{e}");
+    patch_legacy(&mut d, &o, "outer", 5, 1);
+    let e = Object::parse(&d, "legacy_inner").unwrap_err().to_string();
+    assert!(
+        e.contains("outer") && e.contains("map-in-map itself"),
+        "{e}"
+    );
 }

@@ -286,6 +286,11 @@ fn exercise(d: &[u8]) -> bool {
             return false;
         }
     };
+    // CO-RE against the object's own BTF touches every record.
+    let mut core = o.clone();
+    if let Err(e) = core.relocate_core(CoreTarget::Local) {
+        assert!(!e.to_string().is_empty());
+    }
     if let Some(btf) = &o.btf {
         for m in &o.maps {
             if let (Some(id), Some(data)) = (m.btf_value_type_id, &m.data) {
@@ -310,6 +315,9 @@ fn byte_flip_mutants_never_panic() {
         "extern_call.o",
         "misc.o",
         "types.o",
+        "core.o",
+        "legacy_inner.o",
+        "iproute2_mim.o",
     ];
     // OXBPF_MUTANTS=N runs a longer campaign locally.
     let mutants: usize = std::env::var("OXBPF_MUTANTS")

@@ -72,6 +72,20 @@ pub enum RuntimeError {
         /// The verifier's error, with its log (level 1: the failing path and summary).
         error: Box<VerifyError>,
     },
+    /// The object could not be prepared (CO-RE relocation records that cannot apply).
+    #[error("{0}")]
+    Object(#[from] crate::object::ObjectError),
+    /// A reachable instruction was poisoned by CO-RE (libbpf's `call 0xbad2310`): the
+    /// target BTF lacks what the relocation names.
+    #[error("program {prog}: instruction {insn} was poisoned by CO-RE relocation {relocation}: the target BTF has no match; guard it with bpf_core_field_exists/bpf_core_type_exists")]
+    CorePoisoned {
+        /// Program name.
+        prog: String,
+        /// Instruction index.
+        insn: usize,
+        /// The relocation (kind, type and access path).
+        relocation: String,
+    },
     /// An initial prog array or map-in-map slot names something missing.
     #[error("map {map} slot {index}: {problem}")]
     Slot {

@@ -24,7 +24,10 @@
 //! initial slots; `lddw` map references become map ids that the engine resolves to map
 //! handles (`BPF_PSEUDO_MAP_FD`) or value addresses (`BPF_PSEUDO_MAP_VALUE`); calls to
 //! undefined `memcpy`/`memmove`/`memset`/`memcmp` get BPF implementations appended.
-//! The registry is the standard one plus the program types' packet helpers. Each run
+//! Objects whose CO-RE relocations the embedder has not applied
+//! ([`Object::relocate_core`]) are relocated against the running kernel's BTF (else their
+//! own); poisoned instructions on dead paths become `ja -1` as in the kernel, reachable
+//! ones fail the load with [`RuntimeError::CorePoisoned`]. The registry is the standard one plus the program types' packet helpers. Each run
 //! registers the runtime's maps in the run context (helpers accept only registered map
 //! handles) and the program table tail calls jump through.
 
@@ -273,6 +276,13 @@ impl Runtime {
         obj: &Object,
         opts: &LoadOptions<'_>,
     ) -> Result<LoadedObject, RuntimeError> {
+        if obj.needs_core() {
+            // CO-RE against the running kernel's BTF (or the object's own), as libbpf
+            // does when the embedder has not relocated the object itself.
+            let mut relocated = obj.clone();
+            relocated.relocate_core(crate::object::CoreTarget::Default)?;
+            return self.load_object_with(&relocated, opts);
+        }
         let maps_before: Vec<u32> = self.tables.maps.read().keys().copied().collect();
         let progs_before: Vec<u32> = self.tables.progs.read().keys().copied().collect();
         let pins_before: Vec<String> = self.pins.lock().keys().cloned().collect();
@@ -303,8 +313,8 @@ impl Runtime {
             0
         };
         let mut maps: Vec<Arc<LoadedMap>> = Vec::with_capacity(obj.maps.len());
-        for (i, spec) in obj.maps.iter().enumerate() {
-            let m = self.create_or_reuse_map(obj, i, spec, btf.as_ref(), btf_id)?;
+        for spec in &obj.maps {
+            let m = self.create_or_reuse_map(spec, btf.as_ref(), btf_id)?;
             maps.push(m);
         }
         // Map-in-map initial slots.
@@ -377,8 +387,6 @@ impl Runtime {
 
     fn create_or_reuse_map(
         &self,
-        obj: &Object,
-        index: usize,
         spec: &MapSpec,
         btf: Option<&Arc<Btf>>,
         btf_id: u32,
@@ -389,7 +397,7 @@ impl Runtime {
         };
         if let Some(path) = &pin_path {
             if let Some(Pinned::Map(m)) = self.get_pinned(path) {
-                let def = map_def(obj, index, spec)?;
+                let def = map_def(spec)?;
                 let d = m.map.def();
                 if d.map_type == def.map_type
                     && d.key_size == def.key_size
@@ -404,7 +412,7 @@ impl Runtime {
                 });
             }
         }
-        let def = map_def(obj, index, spec)?;
+        let def = map_def(spec)?;
         let map_err = |source| RuntimeError::Map {
             map: spec.name.clone(),
             source,
@@ -497,7 +505,9 @@ impl Runtime {
             prog: p.name.clone(),
             message: e.to_string(),
         })?;
-        let v = self.verify_and_build(&p.name, &decoded, ty, maps, obj.is_gpl_compatible())?;
+        let v = self
+            .verify_and_build(&p.name, &decoded, ty, maps, obj.is_gpl_compatible())
+            .map_err(|e| poisoned(p, &insns, e))?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
             id,
@@ -594,9 +604,9 @@ impl Runtime {
     }
 }
 
-/// Turns a map spec into a definition, resolving legacy inner map indices and sizing
-/// perf event arrays (done by `MapDef::validate`).
-fn map_def(obj: &Object, index: usize, spec: &MapSpec) -> Result<MapDef, RuntimeError> {
+/// Turns a map spec into a definition (perf event arrays with 0 entries are sized by
+/// `MapDef::validate`).
+fn map_def(spec: &MapSpec) -> Result<MapDef, RuntimeError> {
     let map_type = MapType::from_raw(spec.map_type).ok_or_else(|| RuntimeError::MapType {
         map: spec.name.clone(),
         map_type: spec.map_type,
@@ -611,35 +621,43 @@ fn map_def(obj: &Object, index: usize, spec: &MapSpec) -> Result<MapDef, Runtime
     let mut def = MapDef::new(map_type, spec.key_size, spec.value_size, spec.max_entries)
         .with_flags(spec.map_flags)
         .with_name(&kernel_obj_name(&spec.name));
-    let inner_spec = match (&spec.inner, &spec.origin) {
-        (Some(i), _) => Some(i.as_ref()),
-        (
-            None,
-            MapOrigin::Legacy {
-                inner_map_idx: Some(j),
-                ..
-            },
-        )
-        | (
-            None,
-            MapOrigin::Legacy {
-                inner_idx: Some(j), ..
-            },
-        ) => obj.maps.get(*j as usize),
-        _ => None,
-    };
-    if let Some(inner) = inner_spec {
-        if std::ptr::eq(inner, spec) {
-            return Err(RuntimeError::Slot {
-                map: spec.name.clone(),
-                index: index as u32,
-                problem: "map is its own inner map".into(),
-            });
-        }
-        let inner_def = map_def(obj, index, inner)?;
+    // Legacy inner map references were resolved into `inner` by the object loader.
+    if let Some(inner) = &spec.inner {
+        let inner_def = map_def(inner)?;
         def = def.with_inner(inner_def);
     }
     Ok(def)
+}
+
+/// Names the CO-RE relocation behind a rejection at a poisoned instruction.
+fn poisoned(p: &ProgramSection, insns: &[[u8; 8]], e: RuntimeError) -> RuntimeError {
+    let at = match &e {
+        RuntimeError::Verify { error, .. } => Some(error.insn),
+        RuntimeError::Load { message, .. } => {
+            // The engine names no index: take the first poisoned instruction.
+            let poison = crate::btf::core::POISON_HELPER;
+            (message.contains(&poison.to_string()) || message.contains(&format!("{poison:#x}")))
+                .then(|| insns.iter().position(crate::btf::core::is_poison))
+                .flatten()
+        }
+        _ => None,
+    };
+    let Some(at) = at.filter(|&i| insns.get(i).is_some_and(crate::btf::core::is_poison)) else {
+        return e;
+    };
+    // An `lddw` is poisoned in both halves: its relocation names the first.
+    let r = p
+        .core_results
+        .iter()
+        .find(|r| r.new.is_none() && (r.insn == at || r.insn + 1 == at));
+    match r {
+        Some(r) => RuntimeError::CorePoisoned {
+            prog: p.name.clone(),
+            insn: at,
+            relocation: r.description.clone(),
+        },
+        None => e,
+    }
 }
 
 /// Appends the provided `mem*` functions the program calls and points the calls at them.
@@ -710,6 +728,8 @@ impl MapResolver for IdMaps<'_> {
 mod bench_verify;
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, target_os = "linux"))]
+mod tests_core;
 #[cfg(test)]
 mod tests_examples;
 #[cfg(all(test, target_os = "linux"))]

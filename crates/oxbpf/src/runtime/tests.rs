@@ -229,3 +229,88 @@ fn inner_maps_prog_arrays_and_pinned_maps_from_btf_maps() {
     }
     assert_eq!((rt.maps().len(), rt.programs().len()), (nmaps, nprogs));
 }
+
+#[test]
+fn legacy_map_in_map_objects_load_and_run() {
+    let rt = Runtime::new();
+    // 28-byte definitions: `outer` is created with `inner` as its template, empty.
+    let l = rt.load_object(&fixture("legacy_inner.o")).unwrap();
+    let p = l.program("lookup").unwrap();
+    assert_eq!(run_packet(p, &[0u8; 64]).output.retval, 0);
+    let outer = &l.map("outer").unwrap().map;
+    assert_eq!(outer.def().map_type, MapType::ArrayOfMaps);
+    assert!(
+        outer.lookup(&0u32.to_ne_bytes()).is_err(),
+        "slot 0 is empty"
+    );
+    // iproute2 ids: `counters_a` sits in slot 1 of `outer` (the program finds it).
+    let ty = ProgramType::from_name("sched_cls");
+    let opts = LoadOptions {
+        prog_type: ty,
+        ..LoadOptions::default()
+    };
+    let l = rt
+        .load_object_with(&fixture("iproute2_mim.o"), &opts)
+        .unwrap();
+    let outer = &l.map("outer").unwrap().map;
+    let slot = outer.lookup(&1u32.to_ne_bytes()).unwrap();
+    assert_eq!(slot, l.map("counters_a").unwrap().id.to_ne_bytes());
+    let p = l.program("count_via_outer").unwrap();
+    for len in [30, 70, 300] {
+        assert_eq!(run_packet(p, &vec![0u8; len]).output.retval, 0);
+    }
+    let a = &l.map("counters_a").unwrap().map;
+    for (k, n) in [(0u32, 1u64), (1, 1), (2, 1), (3, 0)] {
+        assert_eq!(a.lookup(&k.to_ne_bytes()).unwrap(), n.to_ne_bytes(), "{k}");
+    }
+    // The section names no type: without one the load fails naming it.
+    let e = rt.load_object(&fixture("iproute2_mim.o")).unwrap_err();
+    assert!(e.to_string().contains("ingress"), "{e}");
+    let l = rt
+        .load_object_with(&fixture("iproute2_maps.o"), &opts)
+        .unwrap();
+    assert_eq!(l.programs.len(), 2);
+}
+
+#[test]
+fn every_mcpu_with_and_without_debug_info_runs_alike() {
+    let outputs = |file: &str| -> Vec<(u32, Vec<u8>)> {
+        let rt = Runtime::new();
+        let l = rt
+            .load_object(&fixture(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let mut pkt = [0u8; 64];
+        pkt[12] = 0x08;
+        pkt[23] = 6;
+        let mut out = Vec::new();
+        for p in &l.programs {
+            for data in [&pkt[..], &[7u8; 100][..]] {
+                let o = run_packet(p, data).output;
+                out.push((o.retval, o.data_out));
+            }
+        }
+        for m in &l.maps {
+            let mut e: Vec<_> = m.map.keys().into_iter().collect();
+            e.sort();
+            for k in e {
+                // (Perf event arrays hold no values user space can read.)
+                if let Ok(v) = m.map.lookup(&k) {
+                    out.push((0, v));
+                }
+            }
+        }
+        out
+    };
+    let base_sub = outputs("subprog.o");
+    let base_leg = outputs("legacy_maps.o");
+    for v in 1..=4 {
+        for g in ["-g", ""] {
+            let f = format!("mcpu/subprog-v{v}{g}.o");
+            assert_eq!(outputs(&f), base_sub, "{f}");
+            let o = fixture(&f);
+            assert_eq!(o.btf.is_some(), !g.is_empty(), "{f}");
+            let f = format!("mcpu/legacy_maps-v{v}{g}.o");
+            assert_eq!(outputs(&f), base_leg, "{f}");
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::program::TestRun;
 use crate::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
 use crate::object::map_type;
 
-fn skip() -> bool {
+pub(super) fn skip() -> bool {
     match kernel::available() {
         Ok(()) => false,
         Err(reason) => {
@@ -66,7 +66,10 @@ fn create_map(m: &MapSpec, btf: Option<&kernel::Btf>) -> kernel::Map {
 
 impl KernelObject {
     pub(super) fn new(file: &str) -> KernelObject {
-        let obj = fixture(file);
+        let mut obj = fixture(file);
+        // CO-RE against the running kernel's BTF, as libbpf would.
+        obj.relocate_core(crate::object::CoreTarget::Default)
+            .unwrap();
         let btf = obj
             .btf
             .as_ref()
@@ -75,21 +78,41 @@ impl KernelObject {
             .maps
             .iter()
             .map(|m| create_map(m, btf.as_ref()))
-            .collect();
+            .collect::<Vec<_>>();
+        // Map-in-map initial slots (BTF `.values`, iproute2 `inner_idx`), as loaders do.
+        for (spec, outer) in obj.maps.iter().zip(&maps) {
+            for slot in &spec.initial_slots {
+                if let MapSlotTarget::Map(j) = slot.target {
+                    let fd = maps[j].as_fd().as_raw_fd() as u32;
+                    outer
+                        .update(
+                            &slot.index.to_ne_bytes(),
+                            &fd.to_ne_bytes(),
+                            kernel::BPF_ANY,
+                        )
+                        .unwrap_or_else(|e| panic!("{}[{}]: {e}", spec.name, slot.index));
+                }
+            }
+        }
         KernelObject { obj, btf, maps }
     }
 
     pub(super) fn load(&self, name: &str) -> kernel::Program {
+        let kind = self.obj.program(name).unwrap().kind.clone().unwrap();
+        self.load_as(name, kind.prog_type, kind.expected_attach_type.unwrap_or(0))
+    }
+
+    /// Loads `name` as `prog_type` (for sections that name no type, as `tc` is told).
+    pub(super) fn load_as(&self, name: &str, prog_type: u32, attach: u32) -> kernel::Program {
         let p = self.obj.program(name).unwrap();
         let fds: Vec<i32> = self.maps.iter().map(|m| m.as_fd().as_raw_fd()).collect();
         let bytes = p.bind_maps(&fds).unwrap().concat();
         let (fi, li) = (p.func_info_bytes(), p.line_info_bytes());
-        let kind = p.kind.clone().unwrap();
         let pname = kernel_obj_name(name);
         kernel::Program::load(&ProgLoad {
             license: &self.obj.license,
-            expected_attach_type: kind.expected_attach_type.unwrap_or(0),
-            prog_flags: crate::program::load_flags(&kind),
+            expected_attach_type: attach,
+            prog_flags: p.kind.as_ref().map_or(0, crate::program::load_flags),
             name: &pname,
             btf: self.btf.as_ref().map(|b| ProgBtf {
                 btf_fd: b.as_fd(),
@@ -98,7 +121,7 @@ impl KernelObject {
                 line_info: &li,
                 line_info_rec_size: 16,
             }),
-            ..ProgLoad::new(kind.prog_type, &bytes)
+            ..ProgLoad::new(prog_type, &bytes)
         })
         .unwrap_or_else(|e| panic!("{name}: {e}"))
     }
@@ -136,7 +159,7 @@ fn kernel_run(p: &kernel::Program, data: &[u8]) -> kernel::TestRunOutput {
 }
 
 /// Runs `prog` of `file` on each packet in both, then compares every data map.
-fn compare_object(file: &str, prog: &str, packets: &[Vec<u8>], maps: &[&str]) {
+pub(super) fn compare_object(file: &str, prog: &str, packets: &[Vec<u8>], maps: &[&str]) {
     if skip() {
         return;
     }
@@ -174,7 +197,7 @@ fn compare_object(file: &str, prog: &str, packets: &[Vec<u8>], maps: &[&str]) {
     assert_eq!(p.map_ids.len(), info.map_ids.len());
 }
 
-fn ipv4(proto: u8) -> Vec<u8> {
+pub(super) fn ipv4(proto: u8) -> Vec<u8> {
     let mut p = vec![0u8; 64];
     p[12] = 0x08;
     p[14] = 0x45;
@@ -376,4 +399,115 @@ fn tail_call_dispatcher_matches_the_kernel() {
         .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
         .collect();
     assert_eq!(counters, [2, 2, 2]);
+}
+
+#[test]
+fn iproute2_map_in_map_matches_the_kernel() {
+    if skip() {
+        return;
+    }
+    let k = KernelObject::new("iproute2_mim.o");
+    let kp = k.load_as("count_via_outer", crate::object::prog_type::SCHED_CLS, 0);
+    let rt = Runtime::new();
+    let l = rt
+        .load_object_with(
+            &k.obj,
+            &LoadOptions {
+                prog_type: ProgramType::from_name("sched_cls"),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+    let p = l.program("count_via_outer").unwrap();
+    // (The kernel refuses an IPv4 skb shorter than Ethernet + IP headers: EINVAL.)
+    for len in [40usize, 64, 100, 200, 1600, 64] {
+        let pkt = ipv4(6).into_iter().cycle().take(len).collect::<Vec<_>>();
+        let ours = p
+            .test_run(&TestRun {
+                data_in: &pkt,
+                ..TestRun::default()
+            })
+            .unwrap()
+            .output;
+        let theirs = kp
+            .test_run(&kernel::TestRun {
+                data_in: &pkt,
+                data_out_capacity: 4096,
+                ..kernel::TestRun::default()
+            })
+            .unwrap_or_else(|e| panic!("len {len}: {e}"));
+        assert_eq!(ours.retval, theirs.retval, "len {len}");
+        assert_eq!(ours.retval, 0, "len {len}: inner map found in slot 1");
+    }
+    let counts = our_entries(&l, "counters_a");
+    assert_eq!(counts, k.entries("counters_a"));
+    let n: Vec<u64> = counts
+        .iter()
+        .map(|(_, v)| u64::from_ne_bytes(v[..].try_into().unwrap()))
+        .collect();
+    assert_eq!(n, [1, 3, 1, 1]);
+}
+
+#[test]
+fn legacy_28_byte_map_in_map_matches_the_kernel() {
+    compare_object("legacy_inner.o", "lookup", &[ipv4(6)], &["inner"]);
+}
+
+#[test]
+fn iproute2_36_byte_maps_match_the_kernel() {
+    if skip() {
+        return;
+    }
+    let k = KernelObject::new("iproute2_maps.o");
+    let kp = k.load_as("entry", crate::object::prog_type::SCHED_CLS, 0);
+    let rt = Runtime::new();
+    let l = rt
+        .load_object_with(
+            &k.obj,
+            &LoadOptions {
+                prog_type: ProgramType::from_name("sched_cls"),
+                ..LoadOptions::default()
+            },
+        )
+        .unwrap();
+    let p = l.program("entry").unwrap();
+    for _ in 0..3 {
+        let ours = p
+            .test_run(&TestRun {
+                data_in: &ipv4(17),
+                ..TestRun::default()
+            })
+            .unwrap()
+            .output;
+        assert_eq!(ours.retval, kernel_run(&kp, &ipv4(17)).retval);
+    }
+    // Per-CPU values: the kernel's test_run runs on one CPU; compare the sums.
+    let sum = |e: Vec<(Vec<u8>, Vec<u8>)>| -> Vec<u64> {
+        e.iter()
+            .map(|(_, v)| {
+                v.chunks(8)
+                    .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+                    .sum()
+            })
+            .collect()
+    };
+    assert_eq!(sum(our_entries(&l, "stats")), sum(k.entries("stats")));
+    assert_eq!(sum(our_entries(&l, "stats"))[0], 3);
+}
+
+#[test]
+fn every_mcpu_with_and_without_debug_info_matches_the_kernel() {
+    let mut v6 = ipv4(6);
+    v6[12] = 0x86;
+    v6[13] = 0xdd;
+    for v in 1..=4 {
+        for g in ["-g", ""] {
+            let sub = format!("mcpu/subprog-v{v}{g}.o");
+            compare_object(&sub, "xdp_sub", &[ipv4(1)], &[]);
+            compare_object(&sub, "tc_sub", &[ipv4(1), vec![7u8; 100]], &[]);
+            let leg = format!("mcpu/legacy_maps-v{v}{g}.o");
+            let pkts = [ipv4(6), v6.clone(), ipv4(17), ipv4(6)];
+            compare_object(&leg, "count_packets", &pkts, &["counts"]);
+        }
+    }
 }

@@ -209,9 +209,15 @@ impl Runtime {
                 error: Box::new(e),
             }
         })?;
+        let sanitized = sanitize_dead_poison(decoded, &verified);
         let engine = self
             .engine
-            .build_verified(decoded, &self.helpers, &resolver, &verified)
+            .build_verified(
+                sanitized.as_deref().unwrap_or(decoded),
+                &self.helpers,
+                &resolver,
+                &verified,
+            )
             .map_err(load_err)?;
         Ok(Verification {
             engine,
@@ -219,4 +225,35 @@ impl Runtime {
             note: None,
         })
     }
+}
+
+/// CO-RE poison calls (`call 0xbad2310`) on paths the verifier proved dead become
+/// `ja -1`, as the kernel's `sanitize_dead_code` does, so engines that resolve every
+/// helper at load accept them. `None` when there is nothing to replace.
+fn sanitize_dead_poison(decoded: &[Located], verified: &Verified) -> Option<Vec<Located>> {
+    let dead_poison = |i: usize, l: &Located| {
+        matches!(
+            l.insn,
+            Insn::Call(CallTarget::Helper(crate::btf::core::POISON_HELPER))
+        ) && verified.facts.get(i).is_some_and(|f| !f.visited)
+    };
+    if !decoded.iter().enumerate().any(|(i, l)| dead_poison(i, l)) {
+        return None;
+    }
+    Some(
+        decoded
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                if dead_poison(i, l) {
+                    Located {
+                        slot: l.slot,
+                        insn: Insn::Ja { off: -1 },
+                    }
+                } else {
+                    *l
+                }
+            })
+            .collect(),
+    )
 }
