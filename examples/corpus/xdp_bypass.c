@@ -55,10 +55,12 @@ int xdp_bypass(struct xdp_md *ctx)
 	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
 	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > data_end)
+	/* Options-bearing headers go to the IDS (a variable ihl also trips clang into
+	 * rebasing the bounds-checked pointer, which verifiers reject). */
+	if ((void *)(ip + 1) > data_end || ip->ihl != 5)
 		return XDP_PASS;
 	if (ip->protocol == IPPROTO_TCP) {
-		struct tcphdr *th = (void *)ip + ip->ihl * 4;
+		struct tcphdr *th = (void *)(ip + 1);
 
 		if ((void *)(th + 1) > data_end)
 			return XDP_PASS;
@@ -66,7 +68,7 @@ int xdp_bypass(struct xdp_md *ctx)
 		dport = th->dest;
 		flags = ((__u8 *)th)[13];
 	} else if (ip->protocol == IPPROTO_UDP) {
-		struct udphdr *uh = (void *)ip + ip->ihl * 4;
+		struct udphdr *uh = (void *)(ip + 1);
 
 		if ((void *)(uh + 1) > data_end)
 			return XDP_PASS;

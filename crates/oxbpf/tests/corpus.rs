@@ -231,7 +231,7 @@ fn lb_packets() -> Vec<Input> {
     ));
     v.push(cat(eth(0x0806, &[]), vec![0u8; 28]));
     v.push(v4tcp([192, 168, 0, 1], vip, 1000, 80, 0x10)[..40].to_vec());
-    v.push(eth(0x8100, &[])[..12].to_vec());
+    v.push(eth(0x8100, &[])); // a VLAN TPID with no tag after it
     v.into_iter().map(Input::Packet).collect()
 }
 
@@ -352,7 +352,7 @@ fn acl_packets() -> Vec<Input> {
     v.push(v6tcp(v6addr(5, [0x2001, 0xdb8, 2]), dst, 1, 2));
     v.push(v6tcp(v6addr(5, [0x2001, 0xdb9, 2]), dst, 1, 2));
     v.push(cat(eth(0x0806, &[]), vec![0u8; 28]));
-    v.push(vec![0u8; 10]);
+    v.push(vec![0u8; 14]); // EtherType 0
     v.into_iter().map(Input::Packet).collect()
 }
 
@@ -629,14 +629,21 @@ impl<'a> KernelObject<'a> {
         }
     }
 
-    fn outcome(&self, prog: &kernel::Program, preset: &Preset, inputs: &[Input]) -> Outcome {
+    fn outcome(
+        &self,
+        label: &str,
+        prog: &kernel::Program,
+        preset: &Preset,
+        inputs: &[Input],
+    ) -> Outcome {
         for (name, k, v) in preset {
             let (i, _) = self.obj.map(name).unwrap();
             self.maps[i].update(k, v, kernel::BPF_ANY).unwrap();
         }
         let runs = inputs
             .iter()
-            .map(|i| {
+            .enumerate()
+            .map(|(n, i)| {
                 let run = match i {
                     Input::Packet(d) => kernel::TestRun {
                         data_in: d,
@@ -648,7 +655,9 @@ impl<'a> KernelObject<'a> {
                         ..kernel::TestRun::default()
                     },
                 };
-                let o = prog.test_run(&run).unwrap();
+                let o = prog
+                    .test_run(&run)
+                    .unwrap_or_else(|e| panic!("{label}: kernel run of input {n}: {e}"));
                 (o.retval, o.data_out)
             })
             .collect();
@@ -745,7 +754,7 @@ fn corpus_programs_verify_load_and_run_like_the_kernel() {
             let kp: BTreeMap<String, kernel::Program> =
                 progs.iter().map(|p| (p.clone(), k.load(p))).collect();
             k.fill_prog_slots(&kp);
-            let theirs = k.outcome(&kp[prog], &preset, &inputs);
+            let theirs = k.outcome(&format!("{stem}/{prog}"), &kp[prog], &preset, &inputs);
             for (name, engine) in [
                 ("interp", Box::new(InterpBuilder) as Box<dyn EngineBuilder>),
                 ("jit", Box::new(JitBuilder)),

@@ -239,7 +239,13 @@ impl Map {
     fn elem_attr(&self, key: &[u8], value: *const u8, flags: u64) -> sys::MapElemAttr {
         sys::MapElemAttr {
             map_fd: self.fd.as_raw_fd() as u32,
-            key: sys::ptr_u64(key.as_ptr()),
+            // Keyless maps (queue, stack, bloom filter) need a NULL key: the kernel
+            // answers EINVAL to any key pointer when key_size is 0.
+            key: if key.is_empty() {
+                0
+            } else {
+                sys::ptr_u64(key.as_ptr())
+            },
             value_or_next_key: sys::ptr_u64(value),
             flags,
             ..Default::default()
