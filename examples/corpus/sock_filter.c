@@ -1,4 +1,5 @@
-/* tcpdump/Suricata-capture-style socket filter without LD_ABS: headers are copied with
+/* Capture-style socket filter without LD_ABS, for an AF_INET raw socket (the data starts
+ * at the IP header, as in a socket filter's test run): headers are copied with
  * bpf_skb_load_bytes and parsed on the stack. DNS (UDP port 53) is captured whole, TCP
  * SYNs are truncated to their headers, everything else is dropped (return 0). Per-port
  * counts go to a hash, totals to .bss. */
@@ -28,9 +29,8 @@ SEC("socket")
 int capture(struct __sk_buff *skb)
 {
 	struct {
-		struct ethhdr eth;
 		struct iphdr ip;
-	} __attribute__((packed)) h;
+	} h;
 	__u8 l4[20];
 	__u32 hlen;
 	__u16 sport, dport;
@@ -38,12 +38,12 @@ int capture(struct __sk_buff *skb)
 	seen++;
 	if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)))
 		return 0;
-	if (h.eth.h_proto != bpf_htons(ETH_P_IP) || h.ip.version != 4)
+	if (skb->protocol != bpf_htons(ETH_P_IP) || h.ip.version != 4)
 		return 0;
 	hlen = h.ip.ihl * 4;
 	if (hlen < 20 || hlen > 60)
 		return 0;
-	if (bpf_skb_load_bytes(skb, 14 + hlen, l4, 8))
+	if (bpf_skb_load_bytes(skb, hlen, l4, 8))
 		return 0;
 	sport = (l4[0] << 8) | l4[1];
 	dport = (l4[2] << 8) | l4[3];
@@ -53,12 +53,12 @@ int capture(struct __sk_buff *skb)
 		return skb->len;
 	}
 	if (h.ip.protocol == IPPROTO_TCP) {
-		if (bpf_skb_load_bytes(skb, 14 + hlen, l4, 20))
+		if (bpf_skb_load_bytes(skb, hlen, l4, 20))
 			return 0;
 		if (l4[13] & 0x02) { /* SYN */
 			count_port(dport);
 			truncated++;
-			return 14 + hlen + (l4[12] >> 4) * 4;
+			return hlen + (l4[12] >> 4) * 4;
 		}
 	}
 	return 0;

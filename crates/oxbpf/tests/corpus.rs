@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 
 use oxbpf::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
-use oxbpf::object::{map_type, CoreTarget, MapSlotTarget, MapSpec, Object};
+use oxbpf::object::{map_type, prog_type, CoreTarget, MapSlotTarget, MapSpec, Object};
 use oxbpf::program::TestRun as OurRun;
 use oxbpf::runtime::{kernel_obj_name, EngineBuilder, InterpBuilder, JitBuilder, Runtime};
 
@@ -211,10 +211,17 @@ fn lb_packets() -> Vec<Input> {
     v.push(v4udp([192, 168, 0, 2], vip, 5353, 53, b"again"));
     v.push(v4tcp([192, 168, 0, 1], vip, 1000, 22, 0x02)); // not a VIP port
     v.push(v4tcp([192, 168, 0, 1], [10, 0, 0, 101], 7, 80, 0x02)); // VIP without backends
-    // One and two VLAN tags (802.1Q, then QinQ).
+                                                                   // One and two VLAN tags (802.1Q, then QinQ).
     v.push(cat(
         eth(0x0800, &[(0x8100, 5)]),
-        ipv4([172, 16, 0, 1], vip, 6, &tcp(4000, 80, 0x02, &[], &[]), 64, 0),
+        ipv4(
+            [172, 16, 0, 1],
+            vip,
+            6,
+            &tcp(4000, 80, 0x02, &[], &[]),
+            64,
+            0,
+        ),
     ));
     v.push(cat(
         eth(0x0800, &[(0x88a8, 100), (0x8100, 7)]),
@@ -311,14 +318,20 @@ fn bypass_packets() -> Vec<Input> {
 }
 
 fn raw_tp_inputs() -> Vec<Input> {
-    [(0x7fff_0000u64, 59u64), (3, 1), (0xdead, 257), (4, 2), (9, 9)]
-        .iter()
-        .map(|&(a0, nr)| {
-            let mut ctx = a0.to_ne_bytes().to_vec();
-            ctx.extend_from_slice(&nr.to_ne_bytes());
-            Input::Ctx(ctx)
-        })
-        .collect()
+    [
+        (0x7fff_0000u64, 59u64),
+        (3, 1),
+        (0xdead, 257),
+        (4, 2),
+        (9, 9),
+    ]
+    .iter()
+    .map(|&(a0, nr)| {
+        let mut ctx = a0.to_ne_bytes().to_vec();
+        ctx.extend_from_slice(&nr.to_ne_bytes());
+        Input::Ctx(ctx)
+    })
+    .collect()
 }
 
 fn acl_setup() -> Preset {
@@ -329,8 +342,16 @@ fn acl_setup() -> Preset {
         ("acl_v4", v4(16, [10, 1, 0, 0]), le32(&[2, 2])),
         ("acl_v4", v4(24, [10, 1, 2, 0]), le32(&[3, 3])),
         ("acl_v4", v4(32, [192, 168, 1, 7]), le32(&[7, 4])),
-        ("acl_v6", v6(32, v6addr(0, [0x2001, 0xdb8, 0])), le32(&[1, 5])),
-        ("acl_v6", v6(48, v6addr(0, [0x2001, 0xdb8, 1])), le32(&[2, 6])),
+        (
+            "acl_v6",
+            v6(32, v6addr(0, [0x2001, 0xdb8, 0])),
+            le32(&[1, 5]),
+        ),
+        (
+            "acl_v6",
+            v6(48, v6addr(0, [0x2001, 0xdb8, 1])),
+            le32(&[2, 6]),
+        ),
     ]
 }
 
@@ -372,7 +393,7 @@ fn tcp_opt_packets() -> Vec<Input> {
         syn(100, &linux),
         syn(101, &[2, 4, 0x23, 0x28]),
         syn(102, &[1, 1, 4, 2, 3, 3, 14, 0]),
-        syn(103, &[2, 1, 0, 0]),       // length below 2: malformed
+        syn(103, &[2, 1, 0, 0]),        // length below 2: malformed
         syn(104, &[8, 10, 1, 2, 3, 4]), // runs past the option space: malformed
         syn(105, &full),
         syn(106, &[]),
@@ -437,10 +458,11 @@ fn plan(obj: &str, prog: &str) -> Option<(Preset, Vec<Input>)> {
 
 // ---- running -----------------------------------------------------------------------------
 
-/// What one side produced: (retval, data_out) per input, then the comparable maps.
+/// What one side produced: (retval, data_out, ctx_out) per input, then the comparable
+/// maps.
 #[derive(Debug, PartialEq)]
 struct Outcome {
-    runs: Vec<(u32, Vec<u8>)>,
+    runs: Vec<(u32, Vec<u8>, Vec<u8>)>,
     maps: BTreeMap<String, Vec<(Vec<u8>, Vec<u8>)>>,
 }
 
@@ -452,6 +474,28 @@ fn listable(m: &MapSpec) -> bool {
         m.map_type,
         map_type::PROG_ARRAY | map_type::PERF_EVENT_ARRAY | map_type::RINGBUF
     )
+}
+
+/// `sizeof(struct __sk_buff)`: skb programs get a zeroed context in and their context
+/// (mark, priority, cb, ...) back out, so `skb->` writes are compared too.
+const SKB_CTX: [u8; 192] = [0; 192];
+
+/// The context given with packet `data` to a program of type `t`: a zeroed `__sk_buff`
+/// for skb types, an `xdp_md` spanning the packet for XDP (the kernel builds the frame
+/// from it and hands it back), none otherwise.
+fn packet_ctx(t: u32, data: &[u8]) -> Vec<u8> {
+    match t {
+        prog_type::SOCKET_FILTER | prog_type::SCHED_CLS | prog_type::SCHED_ACT => SKB_CTX.to_vec(),
+        prog_type::XDP => [0, data.len() as u32, 0, 0, 0, 0]
+            .iter()
+            .flat_map(|x| x.to_ne_bytes())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn type_of(obj: &Object, prog: &str) -> u32 {
+    obj.program(prog).unwrap().kind.as_ref().unwrap().prog_type
 }
 
 fn peek_kind(m: &MapSpec) -> bool {
@@ -494,12 +538,18 @@ fn our_side(
         l.map(name).unwrap().map.update(k, v, 0).unwrap();
     }
     let p = l.program(prog).unwrap();
+    let t = type_of(obj, prog);
     let runs = inputs
         .iter()
         .map(|i| {
+            let ctx = match i {
+                Input::Packet(d) => packet_ctx(t, d),
+                Input::Ctx(_) => Vec::new(),
+            };
             let run = match i {
                 Input::Packet(d) => OurRun {
                     data_in: d,
+                    ctx_in: (!ctx.is_empty()).then_some(&ctx[..]),
                     ..OurRun::default()
                 },
                 Input::Ctx(c) => OurRun {
@@ -511,7 +561,7 @@ fn our_side(
                 .test_run(&run)
                 .unwrap_or_else(|e| panic!("{prog}: {e}"))
                 .output;
-            (o.retval, o.data_out)
+            (o.retval, o.data_out, o.ctx_out)
         })
         .collect();
     let mut maps = BTreeMap::new();
@@ -551,12 +601,12 @@ impl<'a> KernelObject<'a> {
             .maps
             .iter()
             .map(|m| {
-                let max_entries =
-                    if m.map_type == map_type::PERF_EVENT_ARRAY && m.max_entries == 0 {
-                        oxbpf::maps::num_possible_cpus()
-                    } else {
-                        m.max_entries
-                    };
+                let max_entries = if m.map_type == map_type::PERF_EVENT_ARRAY && m.max_entries == 0
+                {
+                    oxbpf::maps::num_possible_cpus()
+                } else {
+                    m.max_entries
+                };
                 let map = kernel::Map::create(&MapCreate {
                     map_type: m.map_type,
                     key_size: m.key_size,
@@ -633,6 +683,7 @@ impl<'a> KernelObject<'a> {
         &self,
         label: &str,
         prog: &kernel::Program,
+        t: u32,
         preset: &Preset,
         inputs: &[Input],
     ) -> Outcome {
@@ -644,10 +695,16 @@ impl<'a> KernelObject<'a> {
             .iter()
             .enumerate()
             .map(|(n, i)| {
+                let ctx = match i {
+                    Input::Packet(d) => packet_ctx(t, d),
+                    Input::Ctx(_) => Vec::new(),
+                };
                 let run = match i {
                     Input::Packet(d) => kernel::TestRun {
                         data_in: d,
                         data_out_capacity: d.len() + 4096,
+                        ctx_in: &ctx,
+                        ctx_out_capacity: ctx.len(),
                         ..kernel::TestRun::default()
                     },
                     Input::Ctx(c) => kernel::TestRun {
@@ -658,7 +715,7 @@ impl<'a> KernelObject<'a> {
                 let o = prog
                     .test_run(&run)
                     .unwrap_or_else(|e| panic!("{label}: kernel run of input {n}: {e}"));
-                (o.retval, o.data_out)
+                (o.retval, o.data_out, o.ctx_out)
             })
             .collect();
         let mut maps = BTreeMap::new();
@@ -667,7 +724,11 @@ impl<'a> KernelObject<'a> {
                 continue;
             }
             let mut e: Vec<_> = if peek_kind(spec) {
-                m.lookup(&[]).unwrap().map(|v| (Vec::new(), v)).into_iter().collect()
+                m.lookup(&[])
+                    .unwrap()
+                    .map(|v| (Vec::new(), v))
+                    .into_iter()
+                    .collect()
             } else {
                 m.entries()
                     .unwrap()
@@ -712,9 +773,7 @@ fn corpus_programs_verify_load_and_run_like_the_kernel() {
         let mut ours = BTreeMap::new();
         for prog in &progs {
             let p = l.program(prog).unwrap();
-            let gap = KNOWN_GAPS
-                .iter()
-                .find(|(o, n, _)| o == stem && n == prog);
+            let gap = KNOWN_GAPS.iter().find(|(o, n, _)| o == stem && n == prog);
             match (&p.verified, gap) {
                 (Some(v), None) => {
                     ours.insert(prog.clone(), v.stats.insns_processed);
@@ -754,7 +813,13 @@ fn corpus_programs_verify_load_and_run_like_the_kernel() {
             let kp: BTreeMap<String, kernel::Program> =
                 progs.iter().map(|p| (p.clone(), k.load(p))).collect();
             k.fill_prog_slots(&kp);
-            let theirs = k.outcome(&format!("{stem}/{prog}"), &kp[prog], &preset, &inputs);
+            let theirs = k.outcome(
+                &format!("{stem}/{prog}"),
+                &kp[prog],
+                type_of(obj, prog),
+                &preset,
+                &inputs,
+            );
             for (name, engine) in [
                 ("interp", Box::new(InterpBuilder) as Box<dyn EngineBuilder>),
                 ("jit", Box::new(JitBuilder)),
@@ -765,6 +830,18 @@ fn corpus_programs_verify_load_and_run_like_the_kernel() {
                 }
                 assert_eq!(mine.maps, theirs.maps, "{stem}/{prog} {name}: maps");
             }
+            // The inputs must reach more than one verdict, or the comparison says little.
+            let mut verdicts: Vec<u32> = theirs.runs.iter().map(|r| r.0).collect();
+            verdicts.sort();
+            verdicts.dedup();
+            assert!(
+                verdicts.len() >= 2,
+                "{stem}/{prog}: one verdict only: {verdicts:?}"
+            );
+            report.push(format!(
+                "{stem}/{prog}: {} inputs, verdicts {verdicts:?}",
+                inputs.len()
+            ));
             runs_compared += inputs.len();
         }
     }
