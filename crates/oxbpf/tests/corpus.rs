@@ -464,6 +464,8 @@ fn plan(obj: &str, prog: &str) -> Option<(Preset, Vec<Input>)> {
 struct Outcome {
     runs: Vec<(u32, Vec<u8>, Vec<u8>)>,
     maps: BTreeMap<String, Entries>,
+    /// Committed ring buffer records per ring buffer map, in order, timestamps masked.
+    rings: BTreeMap<String, Vec<Vec<u8>>>,
 }
 
 /// A map's (key, value) pairs, sorted.
@@ -499,6 +501,77 @@ fn packet_ctx(t: u32, data: &[u8]) -> Vec<u8> {
 
 fn type_of(obj: &Object, prog: &str) -> u32 {
     obj.program(prog).unwrap().kind.as_ref().unwrap().prog_type
+}
+
+/// Leading record bytes that differ between runs by nature: the corpus's events start
+/// with a `bpf_ktime_get_ns` timestamp (checked to be non-zero, then zeroed).
+const RING_VOLATILE: usize = 8;
+
+fn mask_record(rec: &[u8]) -> Vec<u8> {
+    let mut r = rec.to_vec();
+    let n = RING_VOLATILE.min(r.len());
+    assert!(r[..n].iter().any(|&b| b != 0), "record without a timestamp");
+    r[..n].fill(0);
+    r
+}
+
+/// The committed records of a kernel ring buffer, read through its mmap'ed pages as
+/// libbpf's consumer does (without advancing the consumer position).
+fn kernel_ring_records(map: &kernel::Map, size: usize) -> Vec<Vec<u8>> {
+    const BUSY: u32 = 1 << 31;
+    const DISCARD: u32 = 1 << 30;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    let fd = map.as_fd().as_raw_fd();
+    // SAFETY: a read-only shared mapping of the consumer page and of the producer page
+    // plus the data area mapped twice (the kernel's ring buffer layout); both are
+    // unmapped below and only read while mapped.
+    let (cons, prod) = unsafe {
+        let cons = libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
+        let prod = libc::mmap(
+            std::ptr::null_mut(),
+            page + 2 * size,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            page as libc::off_t,
+        );
+        assert!(
+            cons != libc::MAP_FAILED && prod != libc::MAP_FAILED,
+            "mmap of the kernel ring buffer failed"
+        );
+        (cons as *const u8, prod as *const u8)
+    };
+    // SAFETY: the positions are the first u64 of each page; the data area is `2 * size`
+    // bytes after the producer page, so a record at `pos % size` with at most `size`
+    // bytes stays inside the mapping.
+    let out = unsafe {
+        let mut pos = std::ptr::read_volatile(cons as *const u64);
+        let end = std::ptr::read_volatile(prod as *const u64);
+        let data = prod.add(page);
+        let mut out = Vec::new();
+        while pos < end {
+            let hdr = data.add(pos as usize % size);
+            let len = std::ptr::read_volatile(hdr as *const u32);
+            assert_eq!(len & BUSY, 0, "record still reserved after the run");
+            let n = (len & !(BUSY | DISCARD)) as usize;
+            if len & DISCARD == 0 {
+                out.push(std::slice::from_raw_parts(hdr.add(8), n).to_vec());
+            }
+            pos += ((n + 8 + 7) & !7) as u64;
+        }
+        libc::munmap(cons as *mut libc::c_void, page);
+        libc::munmap(prod as *mut libc::c_void, page + 2 * size);
+        out
+    };
+    out
 }
 
 fn peek_kind(m: &MapSpec) -> bool {
@@ -584,7 +657,17 @@ fn our_side(
         e.sort();
         maps.insert(spec.name.clone(), e);
     }
-    Outcome { runs, maps }
+    let mut rings = BTreeMap::new();
+    for spec in obj.maps.iter().filter(|m| m.map_type == map_type::RINGBUF) {
+        let mut recs = Vec::new();
+        l.map(&spec.name)
+            .unwrap()
+            .map
+            .ringbuf_consume(|r| recs.push(mask_record(r)))
+            .unwrap();
+        rings.insert(spec.name.clone(), recs);
+    }
+    Outcome { runs, maps, rings }
 }
 
 /// An object's maps in the kernel (index-aligned with `obj.maps`) and its BTF.
@@ -742,7 +825,17 @@ impl<'a> KernelObject<'a> {
             e.sort();
             maps.insert(spec.name.clone(), e);
         }
-        Outcome { runs, maps }
+        let mut rings = BTreeMap::new();
+        for (spec, m) in self.obj.maps.iter().zip(&self.maps) {
+            if spec.map_type == map_type::RINGBUF {
+                let recs = kernel_ring_records(m, spec.max_entries as usize);
+                rings.insert(
+                    spec.name.clone(),
+                    recs.iter().map(|r| mask_record(r)).collect(),
+                );
+            }
+        }
+        Outcome { runs, maps, rings }
     }
 }
 
@@ -808,8 +901,9 @@ fn corpus_programs_verify_load_and_run_like_the_kernel() {
                 verdicts.len() >= 2,
                 "{stem}/{prog}: one verdict only: {verdicts:?}"
             );
+            let records: usize = interp.rings.values().map(Vec::len).sum();
             report.push(format!(
-                "{stem}/{prog}: {} inputs, verdicts {verdicts:?}",
+                "{stem}/{prog}: {} inputs, verdicts {verdicts:?}, {records} ring records",
                 inputs.len()
             ));
             planned.insert(prog.clone(), (preset, inputs, interp));
@@ -851,6 +945,10 @@ fn corpus_programs_verify_load_and_run_like_the_kernel() {
                 );
             }
             assert_eq!(mine.maps, theirs.maps, "{stem}/{prog}: maps");
+            assert_eq!(
+                mine.rings, theirs.rings,
+                "{stem}/{prog}: ring buffer records"
+            );
             runs_compared += inputs.len();
         }
     }
