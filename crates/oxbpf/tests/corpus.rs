@@ -1,6 +1,7 @@
 //! The corpus of real-world-style programs (`examples/corpus/*.o`: a load balancer, a tc
 //! tail-call pipeline, a socket filter, an IDS bypass, tracing producers, a CO-RE kprobe,
-//! LPM ACLs, TCP option parsers, global-data knobs with subprograms, queue/stack users).
+//! LPM ACLs, TCP option parsers, global-data knobs with subprograms, queue/stack users, a
+//! cgroup firewall).
 //! Every program of every object must (a) be verified by oxbpf, so it runs unchecked,
 //! unless listed in [`KNOWN_GAPS`], (b) load in the kernel, and (c) where the kernel has a
 //! test run for its type, give the kernel's retval and data_out on crafted inputs in the
@@ -420,6 +421,40 @@ fn config_packets() -> Vec<Input> {
     v.into_iter().map(Input::Packet).collect()
 }
 
+fn fw_setup() -> Preset {
+    [23u16, 445]
+        .iter()
+        .map(|p| ("denied_ports", p.to_ne_bytes().to_vec(), vec![1]))
+        .collect()
+}
+
+fn fw_packets() -> Vec<Input> {
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let short_tcp = cat(eth(0x0800, &[]), ipv4(a, b, 6, &[0, 80], 64, 0));
+    vec![
+        v4tcp(a, b, 1000, 80, 0x02),
+        v4tcp(a, b, 1000, 23, 0x02),
+        v4udp(a, b, 1000, 53, b"q"),
+        v4udp(a, b, 1000, 445, b"smb"),
+        v4tcp(a, b, 1001, 80, 0x10),
+        cat(
+            eth(0x0800, &[]),
+            ipv4(a, b, 1, &[8, 0, 0, 0, 0, 1, 0, 1], 64, 0),
+        ),
+        short_tcp,
+        v6tcp(
+            v6addr(1, [0x2001, 0xdb8, 0]),
+            v6addr(2, [0x2001, 0xdb8, 0]),
+            1,
+            2,
+        ),
+        v4udp(a, b, 1000, 53, b"q2"),
+    ]
+    .into_iter()
+    .map(Input::Packet)
+    .collect()
+}
+
 fn queue_packets() -> Vec<Input> {
     (0..11u8)
         .map(|i| {
@@ -452,6 +487,7 @@ fn plan(obj: &str, prog: &str) -> Option<(Preset, Vec<Input>)> {
         ("tcp_opts", _) => (vec![], tcp_opt_packets()),
         ("config_subprogs", _) => (vec![], config_packets()),
         ("queue_stack", _) => (vec![], queue_packets()),
+        ("cgroup_fw", _) => (fw_setup(), fw_packets()),
         _ => return None,
     })
 }
@@ -490,7 +526,10 @@ const SKB_CTX: [u8; 192] = [0; 192];
 /// from it and hands it back), none otherwise.
 fn packet_ctx(t: u32, data: &[u8]) -> Vec<u8> {
     match t {
-        prog_type::SOCKET_FILTER | prog_type::SCHED_CLS | prog_type::SCHED_ACT => SKB_CTX.to_vec(),
+        prog_type::SOCKET_FILTER
+        | prog_type::SCHED_CLS
+        | prog_type::SCHED_ACT
+        | prog_type::CGROUP_SKB => SKB_CTX.to_vec(),
         prog_type::XDP => [0, data.len() as u32, 0, 0, 0, 0]
             .iter()
             .flat_map(|x| x.to_ne_bytes())
