@@ -653,6 +653,13 @@ fn our_side(
         l.map(name).unwrap().map.update(k, v, 0).unwrap();
     }
     let p = l.program(prog).unwrap();
+    // Verified, so the engine runs it unchecked (no per-access bounds checks).
+    assert!(
+        p.verified.is_some() || KNOWN_GAPS.iter().any(|g| g.1 == prog),
+        "{prog} on {}: not verified: {:?}",
+        p.engine_name(),
+        p.verify_note
+    );
     let t = type_of(obj, prog);
     let runs = inputs
         .iter()
