@@ -14,7 +14,9 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 
 use oxbpf::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
-use oxbpf::object::{map_type, prog_type, CoreTarget, MapSlotTarget, MapSpec, Object};
+use oxbpf::object::{
+    map_type, prog_type, CoreTarget, DataKind, MapOrigin, MapSlotTarget, MapSpec, Object,
+};
 use oxbpf::program::TestRun as OurRun;
 use oxbpf::runtime::{kernel_obj_name, EngineBuilder, InterpBuilder, JitBuilder, Runtime};
 
@@ -763,6 +765,11 @@ impl<'a> KernelObject<'a> {
                 if let Some(data) = &m.data {
                     map.update(&0u32.to_ne_bytes(), data, kernel::BPF_ANY)
                         .unwrap();
+                }
+                // As libbpf (and oxbpf's loader): .rodata is frozen, so the verifier
+                // knows its values.
+                if m.origin == MapOrigin::Data(DataKind::Rodata) {
+                    map.freeze().unwrap();
                 }
                 map
             })
