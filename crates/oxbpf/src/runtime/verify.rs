@@ -46,7 +46,17 @@ pub(super) fn map_meta(m: &LoadedMap) -> MapMeta {
         }),
         btf: m.btf_value_type_id != 0 || d.spin_lock_off.is_some(),
         spin_lock_off,
+        frozen: m.map.is_frozen().then(|| frozen_value(m)),
     }
+}
+
+/// The first value of a frozen map, which constant strings (`ARG_PTR_TO_CONST_STR`) may
+/// point into: an array's element 0; nothing for other types.
+fn frozen_value(m: &LoadedMap) -> Vec<u8> {
+    if m.map.def().map_type as u32 != verifier::MAP_TYPE_ARRAY {
+        return Vec::new();
+    }
+    m.map.lookup(&0u32.to_ne_bytes()).unwrap_or_default()
 }
 
 /// `insns` with map ids in `lddw` map references replaced by indices into `maps`, the
@@ -82,8 +92,8 @@ fn ids_to_indices(insns: &[Located], maps: &[Arc<LoadedMap>]) -> Vec<Located> {
 }
 
 /// Why a program whose type has a verifier model is nonetheless not verified: it calls a
-/// helper with an argument kind the verifier does not model yet (a constant format
-/// string, a `long *` result), so it would reject a program the kernel accepts.
+/// helper with an argument kind the verifier does not model yet (a `long *` result), so
+/// it would reject a program the kernel accepts.
 fn precision_gap(insns: &[Located], helpers: &dyn HelperLookup) -> Option<String> {
     insns.iter().find_map(|l| {
         let Insn::Call(CallTarget::Helper(id)) = l.insn else {

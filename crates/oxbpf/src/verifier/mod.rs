@@ -39,12 +39,13 @@
 //! template, [`MapMeta::inner`]), callbacks of `bpf_loop` and `bpf_for_each_map_elem`
 //! (verified like loops: the call site is re-entered until states converge, module
 //! `callbacks`), `BPF_LD_ABS`/`IND` (module `ldabs`), `bpf_spin_lock` (lock offset from
-//! [`MapMeta::spin_lock_off`]) and the combined stack of call chains.
+//! [`MapMeta::spin_lock_off`]), the combined stack of call chains, and constant strings
+//! in frozen read-only maps with `bpf_snprintf`'s load-time format check (module
+//! `conststr`, contents from [`MapMeta::frozen`]).
 //!
 //! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
-//! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_CONST_STR` /
-//! `ARG_PTR_TO_LONG` helper arguments (the runtime loads such programs unverified, with
-//! run-time checks); the kernel's scalar links with a constant delta (`r2 = r1 + 4`
+//! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_LONG` helper
+//! arguments (the runtime loads such programs unverified, with run-time checks); the kernel's scalar links with a constant delta (`r2 = r1 + 4`
 //! stays linked in the kernel). Context rules of the other program
 //! types come from their layouts in `program` (`ProgramType::ctx_access`).
 //!
@@ -62,6 +63,7 @@ pub mod branch;
 mod callbacks;
 pub mod cfg;
 mod check;
+mod conststr;
 pub mod ctx;
 mod exec;
 mod ldabs;
@@ -116,6 +118,11 @@ pub struct MapMeta {
     pub btf: bool,
     /// Offset of the value's `struct bpf_spin_lock`, if it has one.
     pub spin_lock_off: Option<u32>,
+    /// `Some` once the map is frozen (`BPF_MAP_FREEZE`, e.g. `.rodata`): the bytes of its
+    /// first value (an array's element 0; empty for other types). With
+    /// [`F_RDONLY_PROG`] this makes the map read-only for good (kernel
+    /// `bpf_map_is_rdonly`), so constant strings may point into it.
+    pub frozen: Option<Vec<u8>>,
 }
 
 /// `BPF_MAP_TYPE_PROG_ARRAY`.

@@ -34,6 +34,10 @@ const KNOWN_WORDING: &[(&str, &str)] = &[
         "the kernel reports the skipped lddw as unreachable before the bad target",
     ),
     ("map index out of range", "the oracle passes fd -1 for a map index that does not exist"),
+    (
+        "const str: data_len not a multiple of 8",
+        "the kernel fails with EINVAL and no message",
+    ),
 ];
 
 /// The kernel program type number a case loads as (`None`: not a kernel type).
@@ -105,6 +109,13 @@ fn create_map(c: &Case, i: usize) -> Option<KernelMap> {
         ..MapCreate::default()
     })
     .ok()?;
+    // A frozen map (`.rodata`) gets its first value, then is frozen.
+    if let Some(value) = &meta.frozen {
+        if !value.is_empty() {
+            map.update(&0u32.to_ne_bytes(), value, 0).ok()?;
+        }
+        map.freeze().ok()?;
+    }
     Some(KernelMap {
         map,
         _btf: btf.map(|b| b.0),
@@ -192,6 +203,7 @@ fn all_cases() -> Vec<Case> {
         super::cases_feat::cases(),
         super::cases_rules::cases(),
         super::cases_precision::cases(),
+        super::cases_str::cases(),
     ]
     .into_iter()
     .flatten()

@@ -15,6 +15,7 @@ mod cases_mem;
 mod cases_pkt;
 mod cases_precision;
 mod cases_rules;
+mod cases_str;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;

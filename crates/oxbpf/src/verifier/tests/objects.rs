@@ -2,7 +2,7 @@
 //! compiler output.
 
 use crate::isa;
-use crate::object::Object;
+use crate::object::{DataKind, MapOrigin, Object};
 use crate::verifier::{ctx::Xdp, spin_lock_offset, verify, MapInfo, MapMeta, VerifyConfig};
 
 fn examples_dir() -> std::path::PathBuf {
@@ -54,6 +54,12 @@ fn example_xdp_programs_are_accepted() {
                     .as_ref()
                     .zip(m.btf_value_type_id)
                     .and_then(|(b, v)| spin_lock_offset(b, v)),
+                // The runtime freezes `.rodata` with its initial bytes.
+                frozen: (m.origin == MapOrigin::Data(DataKind::Rodata)).then(|| {
+                    let mut v = m.data.clone().unwrap_or_default();
+                    v.resize(m.value_size as usize, 0);
+                    v
+                }),
             })
             .collect();
         // Programs calling undefined `mem*` functions are not loadable as compiled (the
