@@ -15,6 +15,9 @@ fn examples_dir() -> std::path::PathBuf {
 fn example_xdp_programs_are_accepted() {
     let mut report = Vec::new();
     let mut checked = 0;
+    // The runtime's helpers (e.g. `bpf_snprintf`), then the built-in table.
+    let registry = crate::helpers::Registry::standard();
+    let helpers = crate::verifier::protos::Chain(&registry, &crate::verifier::BuiltinHelpers);
     for entry in std::fs::read_dir(examples_dir()).expect("examples/") {
         let path = entry.expect("entry").path();
         if path.extension().is_none_or(|e| e != "o") {
@@ -75,6 +78,7 @@ fn example_xdp_programs_are_accepted() {
                 continue;
             };
             let config = VerifyConfig {
+                helpers: &helpers,
                 maps: &maps,
                 map_meta: &meta,
                 gpl: obj.is_gpl_compatible(),
