@@ -19,6 +19,8 @@ mod cases_str;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
+#[cfg(target_os = "linux")]
+mod log_precision;
 mod objects;
 #[cfg(target_os = "linux")]
 mod precision;
