@@ -497,7 +497,14 @@ impl Runtime {
             prog: p.name.clone(),
             message: e.to_string(),
         })?;
-        let v = self.verify_and_build(&p.name, &decoded, ty, maps, obj.is_gpl_compatible())?;
+        let v = self.verify_and_build(
+            &p.name,
+            &decoded,
+            ty,
+            maps,
+            obj.is_gpl_compatible(),
+            !p.func_info.is_empty(),
+        )?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
             id,
@@ -540,7 +547,7 @@ impl Runtime {
             message: e.to_string(),
         })?;
         let gpl = crate::object::license_is_gpl_compatible(license);
-        let v = self.verify_and_build(name, &decoded, ty, &[], gpl)?;
+        let v = self.verify_and_build(name, &decoded, ty, &[], gpl, false)?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
             id,

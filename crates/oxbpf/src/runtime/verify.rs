@@ -156,6 +156,7 @@ impl Runtime {
             helpers: &self.helpers,
             gpl: prog.gpl_compatible,
             log_level,
+            func_info: !prog.func_info.is_empty(),
             ..VerifyConfig::new(&access)
         };
         Some(verifier::verify(
@@ -170,9 +171,9 @@ impl Runtime {
         precision_gap(&prog.decoded(), &self.helpers)
     }
 
-    /// Verifies `decoded` (map references by id, resolved through `maps`) if this runtime
-    /// verifies and the type has a context model, then builds the engine: unchecked if
-    /// verified, checked otherwise.
+    /// Verifies `decoded` (map references by id, resolved through `maps`; `func_info`:
+    /// whether it has BTF function records) if this runtime verifies and the type has a
+    /// context model, then builds the engine: unchecked if verified, checked otherwise.
     pub(super) fn verify_and_build(
         &self,
         name: &str,
@@ -180,6 +181,7 @@ impl Runtime {
         ty: &'static ProgramType,
         maps: &[Arc<LoadedMap>],
         gpl: bool,
+        func_info: bool,
     ) -> Result<Verification, RuntimeError> {
         let resolver = IdMaps { maps };
         let load_err = |message| RuntimeError::Load {
@@ -211,6 +213,7 @@ impl Runtime {
             helpers: &self.helpers,
             gpl,
             log_level: 1,
+            func_info,
             ..VerifyConfig::new(&access)
         };
         let verified = verifier::verify(&ids_to_indices(decoded, maps), &config).map_err(|e| {

@@ -383,6 +383,10 @@ impl Env<'_> {
             }
             // `check_cfg` proved the target is a subprogram start.
             LdPseudo::Func => {
+                // Kernel `check_ld_imm`: a callback needs its BTF function record.
+                if !self.config.func_info {
+                    return Err(Reject::new("missing btf func_info"));
+                }
                 let slot = self.prog[pc].slot as i64 + 1 + i64::from(imm);
                 let start = self.slots.at(slot).unwrap_or(pc);
                 RegState::ptr(RegType::PtrToFunc {

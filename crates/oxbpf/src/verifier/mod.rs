@@ -161,6 +161,11 @@ pub struct VerifyConfig<'a> {
     pub log_level: u32,
     /// Limit on processed instructions (default [`COMPLEXITY_LIMIT_INSNS`]).
     pub insn_limit: u64,
+    /// Whether the program comes with BTF `func_info` (kernel `prog->aux->func_info`;
+    /// default false), each subprogram then taken as a static function returning `int`.
+    /// Without it the kernel rejects `BPF_LD_ABS`/`IND` and tail calls in subprograms
+    /// and callbacks (`lddw` of a function).
+    pub func_info: bool,
 }
 
 impl<'a> VerifyConfig<'a> {
@@ -174,6 +179,7 @@ impl<'a> VerifyConfig<'a> {
             gpl: true,
             log_level: 0,
             insn_limit: COMPLEXITY_LIMIT_INSNS,
+            func_info: false,
         }
     }
 }
@@ -269,7 +275,7 @@ pub fn verify(prog: &[Located], config: &VerifyConfig<'_>) -> Result<Verified, V
         }
         e
     })?;
-    if let Some(message) = ldabs::check_abnormal_return(&flow) {
+    if let Some(message) = ldabs::check_abnormal_return(&flow, config.func_info) {
         let mut log = format!("{message}\n{}\n", log::hint(message));
         if config.log_level >= 1 {
             log.push_str(&Stats::default().summary(config.insn_limit));

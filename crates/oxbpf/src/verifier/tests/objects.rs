@@ -83,6 +83,7 @@ fn example_xdp_programs_are_accepted() {
                 map_meta: &meta,
                 gpl: obj.is_gpl_compatible(),
                 log_level: 1,
+                func_info: !p.func_info.is_empty(),
                 ..VerifyConfig::new(&Xdp)
             };
             let r = verify(&prog, &config);
