@@ -31,6 +31,11 @@ fn tail_call_in_subprog() -> Vec<Insn> {
     ]
 }
 
+/// The tail-calling subprogram entered with `depth` bytes of main-program stack.
+fn tail_call_below(depth: i16) -> Vec<Insn> {
+    cat(&[vec![st(DW, R10, -depth, 0)], tail_call_in_subprog()])
+}
+
 /// `bpf_loop(4, callback, NULL, 0)`; the callback returns 0.
 fn loop_callback() -> Vec<Insn> {
     with_callback(vec![mov(R1, 4)], vec![mov(R3, 0)], 181, ret(0), ret(0))
@@ -71,6 +76,21 @@ pub(super) fn cases() -> Vec<Case> {
             "func_info: tail call in a subprogram with BTF",
             Xdp,
             tail_call_in_subprog(),
+        )
+        .maps(&[maps::PROG_ARRAY])
+        .func_info(true),
+        accept(
+            "func_info: tail call under 240 bytes of caller stack",
+            Xdp,
+            tail_call_below(240),
+        )
+        .maps(&[maps::PROG_ARRAY])
+        .func_info(true),
+        reject(
+            "func_info: tail call under 256 bytes of caller stack",
+            Xdp,
+            tail_call_below(256),
+            "tail_calls are not allowed when call stack of previous frames is 256 bytes. Too large",
         )
         .maps(&[maps::PROG_ARRAY])
         .func_info(true),

@@ -42,20 +42,21 @@ fn frozen(bytes: Option<&[u8]>) -> Vec<MapMeta> {
 
 /// `bpf_snprintf(fp-16, 16, <fmt in r3>, fp-32, data_len)`, return 0. `fmt` sets r3.
 fn snprintf(fmt: Vec<Insn>, data_len: i32) -> Vec<Insn> {
+    snprintf_from(-32, fmt, data_len)
+}
+
+/// As [`snprintf`] with the arguments at `fp+data` (the stack above it initialised).
+fn snprintf_from(data: i16, fmt: Vec<Insn>, data_len: i32) -> Vec<Insn> {
+    let init = (1..=-data / 8).map(|k| st(DW, R10, -8 * k, 7 * i32::from(k)));
     cat(&[
-        vec![
-            st(DW, R10, -8, 0),
-            st(DW, R10, -16, 0),
-            st(DW, R10, -24, 7),
-            st(DW, R10, -32, 42),
-        ],
+        init.collect(),
         fmt,
         vec![
             movr(R1, R10),
             alu(Add, R1, -16),
             mov(R2, 16),
             movr(R4, R10),
-            alu(Add, R4, -32),
+            alu(Add, R4, i32::from(data)),
             mov(R5, data_len),
             call(165),
         ],
@@ -226,6 +227,39 @@ pub(super) fn cases() -> Vec<Case> {
                 Xdp,
                 snprintf(at(0), 4),
                 "data_len is not a multiple of 8",
+            ),
+            b"%d",
+        ),
+        ro(
+            accept(
+                "const str: twelve arguments",
+                Xdp,
+                snprintf_from(-112, at(0), 96),
+            ),
+            b"%d%d%d%d%d%d%d%d%d%d%d%d",
+        ),
+        ro(
+            reject(
+                "const str: thirteen conversions for twelve arguments",
+                Xdp,
+                snprintf_from(-112, at(0), 96),
+                "Invalid format string",
+            ),
+            b"%d%d%d%d%d%d%d%d%d%d%d%d%d",
+        ),
+        ro(
+            // The kernel counts the arguments from data_len's known bits: 0 here.
+            reject(
+                "const str: data_len of unknown bits counts as its known ones",
+                Xdp,
+                snprintf(
+                    vec![ldx(W, R5, R1, 16), alu(And, R5, 8), ldmapval(R3, 0, 0)],
+                    8,
+                )
+                .into_iter()
+                .filter(|i| *i != mov(R5, 8))
+                .collect(),
+                "Invalid format string",
             ),
             b"%d",
         ),
