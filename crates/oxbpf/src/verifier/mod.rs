@@ -41,7 +41,9 @@
 //! `callbacks`), `BPF_LD_ABS`/`IND` (module `ldabs`), `bpf_spin_lock` (lock offset from
 //! [`MapMeta::spin_lock_off`]), the combined stack of call chains, and constant strings
 //! in frozen read-only maps with `bpf_snprintf`'s load-time format check (module
-//! `conststr`, contents from [`MapMeta::frozen`]).
+//! `conststr`, contents from [`MapMeta::frozen`]). Whether the program has BTF
+//! `func_info` ([`VerifyConfig::func_info`]) decides, as in the kernel, whether
+//! subprograms may use `BPF_LD_ABS`/`IND` and tail calls and whether callbacks load.
 //!
 //! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
 //! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_LONG` helper

@@ -132,6 +132,26 @@ pub(super) fn cases() -> Vec<Case> {
             accept("const str: strncmp against rodata", Xdp, strncmp(0)),
             b"hello",
         ),
+        // bpf_trace_vprintk's format is plain read-only memory with a size: the kernel
+        // checks it only when the helper runs (which then fails with -EINVAL).
+        ro(
+            accept(
+                "const str: trace_vprintk format is not checked at load",
+                Xdp,
+                vec![
+                    st(DW, R10, -8, 1),
+                    ldmapval(R1, 0, 0),
+                    mov(R2, 3),
+                    movr(R3, R10),
+                    alu(Add, R3, -8),
+                    mov(R4, 8),
+                    call(177),
+                    mov(R0, 0),
+                    exit(),
+                ],
+            ),
+            b"%f",
+        ),
         ro(
             reject(
                 "const str: format with more conversions than arguments",
