@@ -52,4 +52,5 @@ fi
 build subprog.c subprog-classifier.o -g -DTC_SEC=\"classifier\"
 build btf_maps.c btf_maps-classifier.o -g -DTC_SEC=\"classifier\"
 build xdp_frags.c xdp_frags.o -g
+build snprintf.c snprintf.o -g
 echo "built: $(ls *.o | tr '\n' ' ')"

@@ -506,7 +506,14 @@ impl Runtime {
             message: e.to_string(),
         })?;
         let v = self
-            .verify_and_build(&p.name, &decoded, ty, maps, obj.is_gpl_compatible())
+            .verify_and_build(
+                &p.name,
+                &decoded,
+                ty,
+                maps,
+                obj.is_gpl_compatible(),
+                !p.func_info.is_empty(),
+            )
             .map_err(|e| poisoned(p, &insns, e))?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
@@ -550,7 +557,7 @@ impl Runtime {
             message: e.to_string(),
         })?;
         let gpl = crate::object::license_is_gpl_compatible(license);
-        let v = self.verify_and_build(name, &decoded, ty, &[], gpl)?;
+        let v = self.verify_and_build(name, &decoded, ty, &[], gpl, false)?;
         let id = self.next_prog_id.fetch_add(1, Ordering::Relaxed);
         let prog = Arc::new(Program {
             id,

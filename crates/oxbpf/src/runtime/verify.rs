@@ -46,7 +46,17 @@ pub(super) fn map_meta(m: &LoadedMap) -> MapMeta {
         }),
         btf: m.btf_value_type_id != 0 || d.spin_lock_off.is_some(),
         spin_lock_off,
+        frozen: m.map.is_frozen().then(|| frozen_value(m)),
     }
+}
+
+/// The first value of a frozen map, which constant strings (`ARG_PTR_TO_CONST_STR`) may
+/// point into: an array's element 0; nothing for other types.
+fn frozen_value(m: &LoadedMap) -> Vec<u8> {
+    if m.map.def().map_type as u32 != verifier::MAP_TYPE_ARRAY {
+        return Vec::new();
+    }
+    m.map.lookup(&0u32.to_ne_bytes()).unwrap_or_default()
 }
 
 /// `insns` with map ids in `lddw` map references replaced by indices into `maps`, the
@@ -82,8 +92,8 @@ fn ids_to_indices(insns: &[Located], maps: &[Arc<LoadedMap>]) -> Vec<Located> {
 }
 
 /// Why a program whose type has a verifier model is nonetheless not verified: it calls a
-/// helper with an argument kind the verifier does not model yet (a constant format
-/// string, a `long *` result), so it would reject a program the kernel accepts.
+/// helper with an argument kind the verifier does not model yet (a `long *` result), so
+/// it would reject a program the kernel accepts.
 fn precision_gap(insns: &[Located], helpers: &dyn HelperLookup) -> Option<String> {
     insns.iter().find_map(|l| {
         let Insn::Call(CallTarget::Helper(id)) = l.insn else {
@@ -146,6 +156,7 @@ impl Runtime {
             helpers: &self.helpers,
             gpl: prog.gpl_compatible,
             log_level,
+            func_info: !prog.func_info.is_empty(),
             ..VerifyConfig::new(&access)
         };
         Some(verifier::verify(
@@ -160,9 +171,9 @@ impl Runtime {
         precision_gap(&prog.decoded(), &self.helpers)
     }
 
-    /// Verifies `decoded` (map references by id, resolved through `maps`) if this runtime
-    /// verifies and the type has a context model, then builds the engine: unchecked if
-    /// verified, checked otherwise.
+    /// Verifies `decoded` (map references by id, resolved through `maps`; `func_info`:
+    /// whether it has BTF function records) if this runtime verifies and the type has a
+    /// context model, then builds the engine: unchecked if verified, checked otherwise.
     pub(super) fn verify_and_build(
         &self,
         name: &str,
@@ -170,6 +181,7 @@ impl Runtime {
         ty: &'static ProgramType,
         maps: &[Arc<LoadedMap>],
         gpl: bool,
+        func_info: bool,
     ) -> Result<Verification, RuntimeError> {
         let resolver = IdMaps { maps };
         let load_err = |message| RuntimeError::Load {
@@ -201,6 +213,7 @@ impl Runtime {
             helpers: &self.helpers,
             gpl,
             log_level: 1,
+            func_info,
             ..VerifyConfig::new(&access)
         };
         let verified = verifier::verify(&ids_to_indices(decoded, maps), &config).map_err(|e| {

@@ -40,6 +40,8 @@ pub struct Cfg {
     pub callback_site: Vec<bool>,
     /// Subprograms that contain `BPF_LD_ABS`/`BPF_LD_IND` (kernel `has_ld_abs`).
     pub has_ld_abs: Vec<bool>,
+    /// Subprograms that call `bpf_tail_call` (kernel `has_tail_call`).
+    pub has_tail_call: Vec<bool>,
 }
 
 /// Maps slots to instruction indices.
@@ -259,14 +261,18 @@ pub fn check_cfg(prog: &[Located]) -> Result<Cfg, VerifyError> {
     }
     let live_in = liveness(prog, &slots, &subprogs)?;
     let mut has_ld_abs = vec![false; subprogs.len()];
+    let mut has_tail_call = vec![false; subprogs.len()];
     for (i, l) in prog.iter().enumerate() {
-        if matches!(l.insn, Insn::LdAbs { .. } | Insn::LdInd { .. }) {
-            has_ld_abs[subprog_of[i]] = true;
+        match l.insn {
+            Insn::LdAbs { .. } | Insn::LdInd { .. } => has_ld_abs[subprog_of[i]] = true,
+            Insn::Call(crate::isa::CallTarget::Helper(12)) => has_tail_call[subprog_of[i]] = true,
+            _ => {}
         }
     }
     Ok(Cfg {
         callback_site: vec![false; n],
         has_ld_abs,
+        has_tail_call,
         subprogs,
         prune_point,
         force_checkpoint,

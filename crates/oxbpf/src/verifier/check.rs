@@ -2,6 +2,7 @@
 //! `adjust_ptr_min_max_vals`), 64-bit immediates, calls and exits.
 
 use super::callbacks::FOR_EACH_MAP_ELEM;
+use super::conststr::SNPRINTF;
 use super::exec::{Env, Flow, Reject};
 use super::maprefs::SPIN_UNLOCK;
 use super::protos::{ArgKind, RetKind};
@@ -382,6 +383,10 @@ impl Env<'_> {
             }
             // `check_cfg` proved the target is a subprogram start.
             LdPseudo::Func => {
+                // Kernel `check_ld_imm`: a callback needs its BTF function record.
+                if !self.config.func_info {
+                    return Err(Reject::new("missing btf func_info"));
+                }
                 let slot = self.prog[pc].slot as i64 + 1 + i64::from(imm);
                 let start = self.slots.at(slot).unwrap_or(pc);
                 RegState::ptr(RegType::PtrToFunc {
@@ -495,6 +500,9 @@ impl Env<'_> {
                     callback = Some(start);
                 }
                 ArgKind::SpinLock => self.spin_lock_arg(st, id)?,
+                ArgKind::ConstStr => {
+                    self.const_str(pc, st, r, &reg)?;
+                }
                 ArgKind::ConstSize | ArgKind::ConstSizeOrZero => {
                     if reg.ty != RegType::Scalar {
                         return Err(expect("scalar"));
@@ -567,6 +575,9 @@ impl Env<'_> {
                         .map_err(|_| Reject::reg(r, format!("R{n} is not a known constant'")))?;
                 }
             }
+        }
+        if id == SNPRINTF {
+            self.check_snprintf(pc, st)?;
         }
         if let Some(m) = map {
             // Kernel `set_map_elem_callback_state`: only maps with for-each support

@@ -99,6 +99,8 @@ pub(super) struct Env<'a> {
     pub(super) insn_stack: Option<(u8, u8)>,
     /// Scalars linked to the current conditional jump's operands.
     pub(super) insn_links: Option<Box<[Link]>>,
+    /// The instruction being executed (the backtracker's `last_idx` in the log).
+    pub(super) insn_idx: usize,
     jmps_processed: u64,
     prev_jmps: u64,
     prev_insns: u64,
@@ -127,6 +129,7 @@ impl<'a> Env<'a> {
             hist: Vec::new(),
             insn_stack: None,
             insn_links: None,
+            insn_idx: 0,
             jmps_processed: 0,
             prev_jmps: 0,
             prev_insns: 0,
@@ -235,6 +238,7 @@ impl<'a> Env<'a> {
                     );
                     return Err(self.fail(pc, &st, Reject::new(msg)));
                 }
+                self.insn_idx = pc;
                 match self.prune_check(pc, &st) {
                     Ok(true) => {
                         self.stats.pruned += 1;
@@ -253,6 +257,7 @@ impl<'a> Env<'a> {
                 let depth = (st.frames.len() - 1) as u8;
                 self.insn_stack = None;
                 self.insn_links = None;
+                self.insn_idx = pc;
                 let step = self.step(pc, &mut st);
                 let flow = match step {
                     Ok(f) => f,

@@ -1,6 +1,6 @@
 //! Legacy packet loads `BPF_LD_ABS`/`BPF_LD_IND` (kernel `check_ld_abs`): only in
-//! programs with a socket buffer context, with the context in `r6`, not in subprograms
-//! (without BTF, see [`check_abnormal_return`]); they clobber r1-r5 and leave an unknown
+//! programs with a socket buffer context, with the context in `r6`, in subprograms only
+//! with BTF `func_info` (see [`check_abnormal_return`]); they clobber r1-r5 and leave an unknown
 //! number in `r0` (a load outside the packet ends the program with 0 at run time).
 
 use super::cfg::Cfg;
@@ -59,12 +59,20 @@ impl Env<'_> {
     }
 }
 
-/// Kernel `check_abnormal_return` (programs without BTF function info, as every program
-/// this verifier sees): `BPF_LD_ABS`/`BPF_LD_IND` only in the main program.
-pub(super) fn check_abnormal_return(flow: &Cfg) -> Option<&'static str> {
-    flow.has_ld_abs
-        .iter()
-        .skip(1)
-        .any(|&x| x)
-        .then_some("LD_ABS is not allowed in subprogs without BTF")
+/// Kernel `check_abnormal_return`, applied when the program has no BTF `func_info`:
+/// `BPF_LD_ABS`/`BPF_LD_IND` and tail calls only in the main program (a subprogram's
+/// abnormal return would need its BTF return type to be `int`).
+pub(super) fn check_abnormal_return(flow: &Cfg, func_info: bool) -> Option<&'static str> {
+    if func_info {
+        return None;
+    }
+    (1..flow.subprogs.len()).find_map(|i| {
+        if flow.has_ld_abs[i] {
+            Some("LD_ABS is not allowed in subprogs without BTF")
+        } else if flow.has_tail_call[i] {
+            Some("tail_call is not allowed in subprogs without BTF")
+        } else {
+            None
+        }
+    })
 }

@@ -33,6 +33,7 @@ static NO_META: MapMeta = MapMeta {
     inner: None,
     btf: false,
     spin_lock_off: None,
+    frozen: None,
 };
 
 impl Env<'_> {

@@ -39,12 +39,15 @@
 //! template, [`MapMeta::inner`]), callbacks of `bpf_loop` and `bpf_for_each_map_elem`
 //! (verified like loops: the call site is re-entered until states converge, module
 //! `callbacks`), `BPF_LD_ABS`/`IND` (module `ldabs`), `bpf_spin_lock` (lock offset from
-//! [`MapMeta::spin_lock_off`]) and the combined stack of call chains.
+//! [`MapMeta::spin_lock_off`]), the combined stack of call chains, and constant strings
+//! in frozen read-only maps with `bpf_snprintf`'s load-time format check (module
+//! `conststr`, contents from [`MapMeta::frozen`]). Whether the program has BTF
+//! `func_info` ([`VerifyConfig::func_info`]) decides, as in the kernel, whether
+//! subprograms may use `BPF_LD_ABS`/`IND` and tail calls and whether callbacks load.
 //!
 //! Not modelled yet (rejected with a message saying so, or absent): kfuncs, `callx`,
-//! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_CONST_STR` /
-//! `ARG_PTR_TO_LONG` helper arguments (the runtime loads such programs unverified, with
-//! run-time checks); the kernel's scalar links with a constant delta (`r2 = r1 + 4`
+//! other callback-taking helpers, BTF ids, dynptrs, iterators, `ARG_PTR_TO_LONG` helper
+//! arguments (the runtime loads such programs unverified, with run-time checks); the kernel's scalar links with a constant delta (`r2 = r1 + 4`
 //! stays linked in the kernel). Context rules of the other program
 //! types come from their layouts in `program` (`ProgramType::ctx_access`).
 //!
@@ -62,6 +65,7 @@ pub mod branch;
 mod callbacks;
 pub mod cfg;
 mod check;
+mod conststr;
 pub mod ctx;
 mod exec;
 mod ldabs;
@@ -116,6 +120,11 @@ pub struct MapMeta {
     pub btf: bool,
     /// Offset of the value's `struct bpf_spin_lock`, if it has one.
     pub spin_lock_off: Option<u32>,
+    /// `Some` once the map is frozen (`BPF_MAP_FREEZE`, e.g. `.rodata`): the bytes of its
+    /// first value (an array's element 0; empty for other types). With
+    /// [`F_RDONLY_PROG`] this makes the map read-only for good (kernel
+    /// `bpf_map_is_rdonly`), so constant strings may point into it.
+    pub frozen: Option<Vec<u8>>,
 }
 
 /// `BPF_MAP_TYPE_PROG_ARRAY`.
@@ -154,6 +163,11 @@ pub struct VerifyConfig<'a> {
     pub log_level: u32,
     /// Limit on processed instructions (default [`COMPLEXITY_LIMIT_INSNS`]).
     pub insn_limit: u64,
+    /// Whether the program comes with BTF `func_info` (kernel `prog->aux->func_info`;
+    /// default false), each subprogram then taken as a static function returning `int`.
+    /// Without it the kernel rejects `BPF_LD_ABS`/`IND` and tail calls in subprograms
+    /// and callbacks (`lddw` of a function).
+    pub func_info: bool,
 }
 
 impl<'a> VerifyConfig<'a> {
@@ -167,6 +181,7 @@ impl<'a> VerifyConfig<'a> {
             gpl: true,
             log_level: 0,
             insn_limit: COMPLEXITY_LIMIT_INSNS,
+            func_info: false,
         }
     }
 }
@@ -262,7 +277,7 @@ pub fn verify(prog: &[Located], config: &VerifyConfig<'_>) -> Result<Verified, V
         }
         e
     })?;
-    if let Some(message) = ldabs::check_abnormal_return(&flow) {
+    if let Some(message) = ldabs::check_abnormal_return(&flow, config.func_info) {
         let mut log = format!("{message}\n{}\n", log::hint(message));
         if config.log_level >= 1 {
             log.push_str(&Stats::default().summary(config.insn_limit));

@@ -18,6 +18,7 @@
 //! which is always sound.
 
 use super::exec::Env;
+use super::log::insn_text;
 use super::state::{Frame, RegState, RegType, StackSlot, VState, MAX_FRAMES};
 use crate::isa::{AtomicOp, CallTarget, Insn, Reg, Src};
 
@@ -247,10 +248,40 @@ fn backtrack_insn(insn: &Insn, e: &Hist, bt: &mut Bt) -> Result<(), Unsupported>
     Ok(())
 }
 
-/// Walks `seg` backwards; stops early once nothing is left to trace.
-fn walk(prog: &[crate::isa::Located], seg: &[Hist], bt: &mut Bt) -> Result<(), Unsupported> {
+/// Kernel `fmt_reg_mask` / `fmt_stack_mask` for `bt`'s frame: `r2,r6` and `-8,-16`.
+fn masks_text(bt: &Bt) -> (String, String) {
+    let f = bt.frame;
+    let regs: Vec<String> = (0..16)
+        .filter(|r| bt.regs[f] & (1 << r) != 0)
+        .map(|r| format!("r{r}"))
+        .collect();
+    let stack: Vec<String> = (0..64)
+        .filter(|s| bt.stack[f] & (1u64 << s) != 0)
+        .map(|s| format!("-{}", (s + 1) * 8))
+        .collect();
+    (regs.join(","), stack.join(","))
+}
+
+/// Walks `seg` backwards; stops early once nothing is left to trace. With `log`, each
+/// step is written as the kernel's level-2 `mark_precise: ... before N: insn` line.
+fn walk(
+    prog: &[crate::isa::Located],
+    seg: &[Hist],
+    bt: &mut Bt,
+    mut log: Option<&mut String>,
+) -> Result<(), Unsupported> {
     for e in seg.iter().rev() {
-        let insn = prog.get(e.pc as usize).ok_or(Unsupported)?.insn;
+        let l = prog.get(e.pc as usize).ok_or(Unsupported)?;
+        let insn = l.insn;
+        if let Some(log) = log.as_deref_mut() {
+            let (regs, stack) = masks_text(bt);
+            log.push_str(&format!(
+                "mark_precise: frame{}: regs={regs} stack={stack} before {}: {}\n",
+                bt.frame,
+                l.slot,
+                insn_text(&insn, l.slot)
+            ));
+        }
         backtrack_insn(&insn, e, bt)?;
         if bt.is_empty() {
             break;
@@ -318,11 +349,15 @@ impl Env<'_> {
     pub(super) fn propagate_precision(&mut self, old: usize, cur: &VState, live: &[u16]) {
         let mut bt = Bt::new(cur.frames.len() - 1);
         let old = &self.checkpoints[old].state;
+        // The kernel's level-2 line per frame, innermost first: `frame 0: propagating r6,fp-8`.
+        let mut lines = Vec::new();
         for (fr, f) in old.frames.iter().enumerate().take(MAX_FRAMES) {
             let mask = live.get(fr).copied().unwrap_or(u16::MAX);
+            let mut what = Vec::new();
             for (r, reg) in f.regs.iter().enumerate() {
                 if reg.ty == RegType::Scalar && reg.precise && mask & (1 << r) != 0 {
                     bt.regs[fr] |= 1 << r;
+                    what.push(format!("r{r}"));
                 }
             }
             for (spi, s) in f.stack.iter().enumerate().take(64) {
@@ -330,7 +365,16 @@ impl Env<'_> {
                     .is_some_and(|r| r.ty == RegType::Scalar && r.precise)
                 {
                     bt.stack[fr] |= 1 << spi;
+                    what.push(format!("fp{}", -8 * (spi as i64 + 1)));
                 }
+            }
+            if !what.is_empty() {
+                lines.push(format!("frame {fr}: propagating {}\n", what.join(",")));
+            }
+        }
+        if self.config.log_level >= 2 {
+            for l in lines.iter().rev() {
+                self.log.push_str(l);
             }
         }
         if !bt.is_empty() {
@@ -345,7 +389,26 @@ impl Env<'_> {
             return;
         }
         let prog = self.prog;
-        if walk(prog, &self.hist, &mut bt).is_err() {
+        let slot = |pc: usize| prog.get(pc).map_or(pc, |l| l.slot) as i64;
+        let logging = self.config.log_level >= 2;
+        // Kernel segment header: the segment's last and first instruction, and the first
+        // of the segment walked before it (-1 for the current one).
+        let header = |log: &mut String, bt: &Bt, seg: &[Hist], last: usize, subseq: i64| {
+            let first = seg.first().map_or(last, |e| e.pc as usize);
+            log.push_str(&format!(
+                "mark_precise: frame{}: last_idx {} first_idx {} subseq_idx {subseq} \n",
+                bt.frame,
+                slot(last),
+                slot(first)
+            ));
+            slot(first)
+        };
+        let mut subseq = -1;
+        if logging {
+            subseq = header(&mut self.log, &bt, &self.hist, self.insn_idx, subseq);
+        }
+        let log = logging.then_some(&mut self.log);
+        if walk(prog, &self.hist, &mut bt, log).is_err() {
             return self.mark_all_precise();
         }
         let mut c = self.parent;
@@ -357,10 +420,23 @@ impl Env<'_> {
             if mark_in_state(&mut cp.state, &mut bt).is_err() {
                 return self.mark_all_precise();
             }
+            if logging {
+                let (regs, stack) = masks_text(&bt);
+                self.log.push_str(&format!(
+                    "mark_precise: frame{}: parent state regs={regs} stack={stack}:  {}\n",
+                    bt.frame,
+                    cp.state.regs_line(self.config.maps)
+                ));
+            }
             if bt.is_empty() {
                 return;
             }
-            if walk(prog, &cp.hist, &mut bt).is_err() {
+            if logging {
+                let last = cp.hist.last().map_or(0, |e| e.pc as usize);
+                subseq = header(&mut self.log, &bt, &cp.hist, last, subseq);
+            }
+            let log = logging.then_some(&mut self.log);
+            if walk(prog, &cp.hist, &mut bt, log).is_err() {
                 return self.mark_all_precise();
             }
             c = cp.parent;
@@ -370,6 +446,14 @@ impl Env<'_> {
 
     /// Kernel `mark_all_scalars_precise`: every checkpoint on the current path.
     pub(super) fn mark_all_precise(&mut self) {
+        if self.config.log_level >= 2 {
+            let frame = self
+                .parent
+                .map_or(0, |i| self.checkpoints[i].state.frames.len() - 1);
+            self.log.push_str(&format!(
+                "mark_precise: frame{frame}: falling back to forcing all scalars precise\n"
+            ));
+        }
         let mut c = self.parent;
         while let Some(i) = c {
             let cp = &mut self.checkpoints[i];

@@ -38,6 +38,9 @@ pub enum ArgKind {
     Func,
     /// A map value's `struct bpf_spin_lock` (`ARG_PTR_TO_SPIN_LOCK`).
     SpinLock,
+    /// A NUL-terminated string in a frozen read-only map value at a constant offset
+    /// (`ARG_PTR_TO_CONST_STR`).
+    ConstStr,
     /// A kind the verifier does not model yet (named for the message); calls are rejected.
     Unsupported(&'static str),
 }
@@ -231,7 +234,7 @@ impl HelperLookup for crate::helpers::Registry {
                 A::ConstAllocSizeOrZero => ArgKind::ConstAllocSizeOrZero,
                 A::PtrToRingbufMem => ArgKind::AllocMem,
                 A::PtrToStack { maybe_null } => ArgKind::Stack { maybe_null },
-                A::PtrToConstStr => ArgKind::Unsupported("ARG_PTR_TO_CONST_STR"),
+                A::PtrToConstStr => ArgKind::ConstStr,
                 A::PtrToFunc => ArgKind::Func,
                 A::PtrToSpinLock => ArgKind::SpinLock,
                 A::PtrToLong => ArgKind::Unsupported("ARG_PTR_TO_LONG"),

@@ -1,7 +1,8 @@
 //! The combined stack of a call chain (kernel `check_max_stack_depth`): after every path
 //! is explored, each chain of BPF-to-BPF calls and synchronous callbacks from the main
 //! program may use at most 512 bytes in all, each frame's depth rounded up to 16 bytes
-//! as the kernel does when it JITs (`round_up_stack_depth`).
+//! as the kernel does when it JITs (`round_up_stack_depth`); a subprogram that tail-calls
+//! may only be entered with less than 256 bytes of callers' stack.
 
 use super::cfg::Cfg;
 use super::state::{MAX_FRAMES, MAX_STACK};
@@ -53,6 +54,13 @@ pub(super) fn check(prog: &[Located], flow: &Cfg, depths: &[u32]) -> Option<Stri
         for &c in &calls[sub] {
             if frames >= MAX_FRAMES {
                 return Some(format!("the call stack of {frames} frames is too deep !"));
+            }
+            // A tail call unwinds only its own frame: the callers' stack stays, so it is
+            // bounded for a subprogram that tail-calls (x86-64 JIT rule).
+            if flow.has_tail_call[c] && depth >= 256 {
+                return Some(format!(
+                    "tail_calls are not allowed when call stack of previous frames is {depth} bytes. Too large"
+                ));
             }
             let d = depth + round(depths.get(c).copied().unwrap_or(0));
             todo.push((c, d, frames + 1));

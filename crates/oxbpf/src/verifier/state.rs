@@ -187,9 +187,16 @@ impl fmt::Display for RegDisplay<'_> {
         match r.ty {
             RegType::NotInit => return write!(f, "?"),
             RegType::Scalar => {
+                // Kernel `print_reg_state`: precise scalars get a `P` prefix.
+                if r.precise {
+                    write!(f, "P")?;
+                }
                 if r.id != 0 && r.var.as_const().is_none() {
                     let s = r.var.to_string();
-                    let inner = s.trim_start_matches("scalar(").trim_end_matches(')');
+                    let inner = s
+                        .strip_prefix("scalar(")
+                        .and_then(|x| x.strip_suffix(')'))
+                        .unwrap_or("");
                     return if inner.is_empty() {
                         write!(f, "scalar(id={})", r.id)
                     } else {
@@ -231,7 +238,10 @@ impl fmt::Display for RegDisplay<'_> {
         }
         if r.var.as_const() != Some(0) {
             let s = r.var.to_string();
-            let inner = s.trim_start_matches("scalar(").trim_end_matches(')');
+            let inner = s
+                .strip_prefix("scalar(")
+                .and_then(|x| x.strip_suffix(')'))
+                .unwrap_or("");
             if r.var.as_const().is_some() {
                 parts.push(format!("var_off={}", r.var.var_off));
             } else if !inner.is_empty() {

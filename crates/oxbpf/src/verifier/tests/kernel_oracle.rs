@@ -34,6 +34,10 @@ const KNOWN_WORDING: &[(&str, &str)] = &[
         "the kernel reports the skipped lddw as unreachable before the bad target",
     ),
     ("map index out of range", "the oracle passes fd -1 for a map index that does not exist"),
+    (
+        "const str: data_len not a multiple of 8",
+        "the kernel fails with EINVAL and no message",
+    ),
 ];
 
 /// The kernel program type number a case loads as (`None`: not a kernel type).
@@ -105,6 +109,13 @@ fn create_map(c: &Case, i: usize) -> Option<KernelMap> {
         ..MapCreate::default()
     })
     .ok()?;
+    // A frozen map (`.rodata`) gets its first value, then is frozen.
+    if let Some(value) = &meta.frozen {
+        if !value.is_empty() {
+            map.update(&0u32.to_ne_bytes(), value, 0).ok()?;
+        }
+        map.freeze().ok()?;
+    }
     Some(KernelMap {
         map,
         _btf: btf.map(|b| b.0),
@@ -132,8 +143,9 @@ fn subprog_starts(insns: &[Located]) -> Vec<usize> {
 }
 
 /// Loads the case's program with `bpf(BPF_PROG_LOAD)` as its type (maps created for
-/// real, referenced through `fd_array`; programs passing callbacks get BTF `func_info`,
-/// which the kernel requires for them); returns the kernel's verdict and log, or `None`
+/// real, referenced through `fd_array`; cases with `func_info` — by default those
+/// passing callbacks, which the kernel requires for them — get BTF `func_info` for every
+/// subprogram); returns the kernel's verdict and log, or `None`
 /// if the type has no kernel number or a map cannot be created.
 pub(super) fn kernel_verdict(c: &Case) -> Option<(bool, String)> {
     let prog_type = kernel_type(c.ty)?;
@@ -146,15 +158,7 @@ pub(super) fn kernel_verdict(c: &Case) -> Option<(bool, String)> {
         i.encode_into(&mut bytes);
     }
     let decoded = assemble(&c.insns);
-    let callbacks = decoded.iter().any(|l| {
-        matches!(
-            l.insn,
-            Insn::LdImm64 {
-                pseudo: crate::isa::LdPseudo::Func,
-                ..
-            }
-        )
-    });
+    let callbacks = c.has_func_info();
     let mut g = BtfGen::new();
     let func_info = g.funcs(&subprog_starts(&decoded));
     let prog_btf = if callbacks {
@@ -192,6 +196,8 @@ fn all_cases() -> Vec<Case> {
         super::cases_feat::cases(),
         super::cases_rules::cases(),
         super::cases_precision::cases(),
+        super::cases_str::cases(),
+        super::cases_btf::cases(),
     ]
     .into_iter()
     .flatten()

@@ -196,3 +196,17 @@ fn long_loop_keeps_few_live_states() {
     assert_eq!(v.stats.total_states, 32_767);
     assert!(v.stats.peak_states <= 70, "{:?}", v.stats);
 }
+
+#[test]
+fn precise_scalars_have_a_p_prefix() {
+    use crate::verifier::scalar::Scalar;
+    use crate::verifier::state::RegState;
+    let mut r = RegState::scalar(Scalar::constant(8));
+    assert_eq!(r.display(&[]).to_string(), "8");
+    r.precise = true;
+    assert_eq!(r.display(&[]).to_string(), "P8");
+    let mut u = RegState::unknown();
+    u.precise = true;
+    u.id = 3;
+    assert_eq!(u.display(&[]).to_string(), "Pscalar(id=3)");
+}

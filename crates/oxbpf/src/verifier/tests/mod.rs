@@ -7,6 +7,7 @@ mod btf_gen;
 #[cfg(target_os = "linux")]
 mod callback_oracle;
 mod cases_alu;
+mod cases_btf;
 mod cases_calls;
 mod cases_cfg;
 mod cases_feat;
@@ -15,9 +16,12 @@ mod cases_mem;
 mod cases_pkt;
 mod cases_precision;
 mod cases_rules;
+mod cases_str;
 #[cfg(target_os = "linux")]
 mod kernel_oracle;
 mod log;
+#[cfg(target_os = "linux")]
+mod log_precision;
 mod objects;
 #[cfg(target_os = "linux")]
 mod precision;
@@ -89,6 +93,9 @@ pub(super) struct Case {
     /// the built-in table; otherwise the built-in table only.
     pub registry: bool,
     pub limit: Option<u64>,
+    /// Whether the program has BTF `func_info` (given to the kernel too); `None`: when it
+    /// loads a function pointer (callbacks need it).
+    pub func_info: Option<bool>,
     pub expect: Expect,
 }
 
@@ -102,6 +109,7 @@ pub(super) fn accept(name: &'static str, ty: Ty, insns: Vec<Insn>) -> Case {
         gpl: true,
         registry: false,
         limit: None,
+        func_info: None,
         expect: Expect::Accept,
     }
 }
@@ -133,6 +141,24 @@ impl Case {
     pub(super) fn limit(mut self, n: u64) -> Case {
         self.limit = Some(n);
         self
+    }
+    pub(super) fn func_info(mut self, with: bool) -> Case {
+        self.func_info = Some(with);
+        self
+    }
+    /// Whether the case has BTF `func_info` (default: if it loads a function pointer).
+    pub(super) fn has_func_info(&self) -> bool {
+        self.func_info.unwrap_or_else(|| {
+            self.insns.iter().any(|i| {
+                matches!(
+                    i,
+                    Insn::LdImm64 {
+                        pseudo: isa::LdPseudo::Func,
+                        ..
+                    }
+                )
+            })
+        })
     }
 }
 
@@ -188,6 +214,7 @@ pub(super) fn run(c: &Case, log_level: u32) -> Result<Verified, VerifyError> {
         gpl: c.gpl,
         log_level,
         insn_limit: c.limit.unwrap_or(super::COMPLEXITY_LIMIT_INSNS),
+        func_info: c.has_func_info(),
         ..VerifyConfig::new(ty)
     };
     verify(&prog, &config)

@@ -2,7 +2,7 @@
 //! compiler output.
 
 use crate::isa;
-use crate::object::Object;
+use crate::object::{DataKind, MapOrigin, Object};
 use crate::verifier::{ctx::Xdp, spin_lock_offset, verify, MapInfo, MapMeta, VerifyConfig};
 
 fn examples_dir() -> std::path::PathBuf {
@@ -15,6 +15,9 @@ fn examples_dir() -> std::path::PathBuf {
 fn example_xdp_programs_are_accepted() {
     let mut report = Vec::new();
     let mut checked = 0;
+    // The runtime's helpers (e.g. `bpf_snprintf`), then the built-in table.
+    let registry = crate::helpers::Registry::standard();
+    let helpers = crate::verifier::protos::Chain(&registry, &crate::verifier::BuiltinHelpers);
     for entry in std::fs::read_dir(examples_dir()).expect("examples/") {
         let path = entry.expect("entry").path();
         if path.extension().is_none_or(|e| e != "o") {
@@ -54,6 +57,12 @@ fn example_xdp_programs_are_accepted() {
                     .as_ref()
                     .zip(m.btf_value_type_id)
                     .and_then(|(b, v)| spin_lock_offset(b, v)),
+                // The runtime freezes `.rodata` with its initial bytes.
+                frozen: (m.origin == MapOrigin::Data(DataKind::Rodata)).then(|| {
+                    let mut v = m.data.clone().unwrap_or_default();
+                    v.resize(m.value_size as usize, 0);
+                    v
+                }),
             })
             .collect();
         // Programs calling undefined `mem*` functions are not loadable as compiled (the
@@ -69,10 +78,12 @@ fn example_xdp_programs_are_accepted() {
                 continue;
             };
             let config = VerifyConfig {
+                helpers: &helpers,
                 maps: &maps,
                 map_meta: &meta,
                 gpl: obj.is_gpl_compatible(),
                 log_level: 1,
+                func_info: !p.func_info.is_empty(),
                 ..VerifyConfig::new(&Xdp)
             };
             let r = verify(&prog, &config);

@@ -50,6 +50,12 @@ fn registry_restrictions_and_unsupported_kinds() {
     });
     reg.register(Helper {
         id: 201,
+        name: "long_arg",
+        func: nop,
+        proto: HelperProto::new(&[ArgKind::PtrToLong], RetKind::Integer),
+    });
+    reg.register(Helper {
+        id: 202,
         name: "const_str_arg",
         func: nop,
         proto: HelperProto::new(&[ArgKind::PtrToConstStr], RetKind::Integer),
@@ -60,7 +66,10 @@ fn registry_restrictions_and_unsupported_kinds() {
         "{e}"
     );
     let e = check(&reg, &[movr(R1, R10), call(201), exit()]).unwrap_err();
-    assert!(e.contains("argument kind ARG_PTR_TO_CONST_STR"), "{e}");
+    assert!(e.contains("argument kind ARG_PTR_TO_LONG"), "{e}");
+    // Constant strings are modelled: a stack pointer is not one.
+    let e = check(&reg, &[movr(R1, R10), call(202), exit()]).unwrap_err();
+    assert_eq!(e, "R1 type=fp expected=map_value");
     // Not in the registry: the built-in table answers.
     check(&reg, &[call(7), exit()]).expect("get_prandom_u32 from the built-in table");
 }
