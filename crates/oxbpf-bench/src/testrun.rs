@@ -514,8 +514,14 @@ pub struct Report {
     pub params: Params,
 }
 
-/// Runs every case whose label contains `filter` on every engine.
-pub fn run(p: Params, filter: Option<&str>, mut progress: impl FnMut(&str)) -> Report {
+/// Runs every case whose label contains `filter` on every engine (only the oxbpf engine
+/// titled `engine` if given, and then not the kernel: for profiling).
+pub fn run(
+    p: Params,
+    filter: Option<&str>,
+    engine: Option<&str>,
+    mut progress: impl FnMut(&str),
+) -> Report {
     let kernel_skipped = kernel::available().err();
     let mut rows = Vec::new();
     let all = cases();
@@ -525,11 +531,16 @@ pub fn run(p: Params, filter: Option<&str>, mut progress: impl FnMut(&str)) -> R
         }
         let mut ox = Vec::new();
         for e in OxEngine::ALL {
+            if engine.is_some_and(|t| t != e.title()) {
+                ox.push(Err("not selected".into()));
+                continue;
+            }
             progress(&format!("{} on oxbpf {}", case.label, e.title()));
             ox.push(ox_measure(case, e, p));
         }
         progress(&format!("{} on the kernel", case.label));
         let kernel = match &kernel_skipped {
+            _ if engine.is_some() => Err("not selected".into()),
             Some(why) => Err(format!("kernel unavailable: {why}")),
             None => kernel_measure(case, p),
         };
