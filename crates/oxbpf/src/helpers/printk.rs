@@ -141,18 +141,26 @@ impl Spec {
         let mut buf = [0u8; 20];
         let mut at = buf.len();
         let mut v = mag;
-        let (base, alpha) = match (hex, upper) {
-            (false, _) => (10, b'a'),
-            (true, false) => (16, b'a'),
-            (true, true) => (16, b'A'),
-        };
-        loop {
-            let d = (v % base) as u8;
-            at -= 1;
-            buf[at] = if d < 10 { b'0' + d } else { alpha + d - 10 };
-            v /= base;
-            if v == 0 {
-                break;
+        // Constant bases, so the divisions compile to shifts and multiplications.
+        if hex {
+            let alpha = if upper { b'A' } else { b'a' };
+            loop {
+                let d = (v & 15) as u8;
+                at -= 1;
+                buf[at] = if d < 10 { b'0' + d } else { alpha + d - 10 };
+                v >>= 4;
+                if v == 0 {
+                    break;
+                }
+            }
+        } else {
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
             }
         }
         let digits = &buf[at..];
