@@ -31,7 +31,9 @@ fn main() {
         eprintln!("SKIPPED: kernel unavailable: {why}");
         eprintln!("!!! the kernel columns will be empty: no oxbpf/kernel ratio is measured !!!");
     }
-    let report = testrun::run(p, filter.as_deref(), engine.as_deref(), |step| eprintln!("running {step}"));
+    let report = testrun::run(p, filter.as_deref(), engine.as_deref(), |step| {
+        eprintln!("running {step}")
+    });
     print!("{}", testrun::markdown(&report));
     let bad = testrun::mismatches(&report);
     if !bad.is_empty() {

@@ -116,7 +116,9 @@ mod tests {
         assert_eq!(log.dropped() as usize + lines.len(), total);
         // The newest survive, in order.
         assert_eq!(lines.last().unwrap().timestamp_ns as usize, total - 1);
-        assert!(lines.windows(2).all(|w| w[0].timestamp_ns + 1 == w[1].timestamp_ns));
+        assert!(lines
+            .windows(2)
+            .all(|w| w[0].timestamp_ns + 1 == w[1].timestamp_ns));
         assert_eq!(log.take().len(), lines_len_after(total));
         assert!(log.lines().is_empty());
     }
