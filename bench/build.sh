@@ -11,3 +11,9 @@ for src in *.c; do
 	"$CLANG" -O2 -target bpf -mcpu=v3 -g -fdebug-prefix-map="$PWD"=. -c "$src" -o "${src%.c}.o"
 done
 echo "built: $(ls *.o | tr '\n' ' ')"
+# The test_run comparison's own programs (crates/oxbpf-bench/src/testrun.rs).
+cd ../testrun
+for src in *.c; do
+	"$CLANG" -O2 -target bpf -mcpu=v3 -g -fdebug-prefix-map="$PWD"=. -c "$src" -o "${src%.c}.o"
+done
+echo "built: $(ls *.o | tr '\n' ' ')"

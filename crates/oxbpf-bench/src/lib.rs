@@ -30,6 +30,7 @@ pub mod lowmem;
 pub mod measure;
 pub mod programs;
 pub mod report;
+pub mod testrun;
 pub mod verify;
 
 use oxbpf::interp::Mode;

@@ -14,7 +14,7 @@
 
 use super::errno::{EFAULT, EINVAL, ENOSPC};
 use super::{kernel_helper, neg_errno, ArgKind, Helper, HelperProto, RetKind};
-use crate::vm::{Access, RunContext, TraceLine};
+use crate::vm::{RunContext, TraceLine};
 
 /// Arguments `bpf_trace_printk` accepts after the format (`MAX_TRACE_PRINTK_VARARGS`).
 pub const MAX_PRINTK_ARGS: usize = 3;
@@ -42,29 +42,38 @@ pub extern "C" fn bpf_trace_printk(
         // No room for the NUL terminator.
         return neg_errno(EINVAL);
     }
-    if let Err(f) = ctx.check(fmt, size as u64, Access::Read) {
+    // Formats are short string literals: copy them to the stack, not the heap (this
+    // runs on every call, e.g. each of a test run's repeats).
+    let mut small = [0u8; 128];
+    let mut large = Vec::new();
+    let buf: &mut [u8] = if size <= small.len() {
+        &mut small[..size]
+    } else {
+        large.resize(size, 0);
+        &mut large
+    };
+    // `read_bytes` checks the range first and copies nothing if it is not readable.
+    if let Err(f) = ctx.read_bytes(fmt, buf) {
         ctx.fault = Some(f);
         return neg_errno(EFAULT);
     }
-    let mut buf = vec![0u8; size];
-    if let Err(f) = ctx.read_bytes(fmt, &mut buf) {
-        ctx.fault = Some(f);
-        return neg_errno(EFAULT);
-    }
-    print_to_trace(&buf, &[a1, a2, a3], ctx)
+    print_to_trace(buf, &[a1, a2, a3], ctx)
 }
 
 /// Formats `fmt` with `args` and appends the message to the trace log (truncated to the
 /// kernel's buffer); returns its full length or `-errno` (shared with `trace_vprintk`).
 pub(super) fn print_to_trace(fmt: &[u8], args: &[u64], ctx: &mut RunContext) -> u64 {
     match format_printk(fmt, args, ctx) {
-        Ok(msg) => {
+        Ok(mut msg) => {
             let len = msg.len();
-            let shown = &msg[..len.min(MAX_BPRINTF_BUF - 1)];
+            msg.truncate(MAX_BPRINTF_BUF - 1);
+            // Valid UTF-8 (the usual case) becomes the line's text without a copy.
+            let text = String::from_utf8(msg)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             ctx.trace.push(TraceLine {
                 cpu: ctx.cpu_id,
                 timestamp_ns: super::monotonic_ns(),
-                text: String::from_utf8_lossy(shown).into_owned(),
+                text,
             });
             len as u64
         }
@@ -127,25 +136,48 @@ impl Spec {
             (true, false) if self.space => b" ",
             _ => b"",
         };
-        let digits = match (hex, upper) {
-            (false, _) => mag.to_string(),
-            (true, false) => format!("{mag:x}"),
-            (true, true) => format!("{mag:X}"),
-        };
+        // Digits into a stack buffer (no allocation per conversion): 20 decimal digits
+        // at most for a u64.
+        let mut buf = [0u8; 20];
+        let mut at = buf.len();
+        let mut v = mag;
+        // Constant bases, so the divisions compile to shifts and multiplications.
+        if hex {
+            let alpha = if upper { b'A' } else { b'a' };
+            loop {
+                let d = (v & 15) as u8;
+                at -= 1;
+                buf[at] = if d < 10 { b'0' + d } else { alpha + d - 10 };
+                v >>= 4;
+                if v == 0 {
+                    break;
+                }
+            }
+        } else {
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+        }
+        let digits = &buf[at..];
         let len = sign.len() + digits.len();
         let fill = self.width.unwrap_or(0).saturating_sub(len);
         if self.left {
             out.extend_from_slice(sign);
-            out.extend_from_slice(digits.as_bytes());
+            out.extend_from_slice(digits);
             out.resize(out.len() + fill, b' ');
         } else if self.zero {
             out.extend_from_slice(sign);
             out.resize(out.len() + fill, b'0');
-            out.extend_from_slice(digits.as_bytes());
+            out.extend_from_slice(digits);
         } else {
             out.resize(out.len() + fill, b' ');
             out.extend_from_slice(sign);
-            out.extend_from_slice(digits.as_bytes());
+            out.extend_from_slice(digits);
         }
     }
 }

@@ -283,6 +283,28 @@ impl JitProgram {
         // SAFETY: restores what was installed before (nothing, or the hook of an outer run
         // still in progress).
         unsafe { ctx.set_callback_hook(previous) };
+        if frame.err_kind == 0 {
+            // The common case, kept short: it runs once per test-run repeat.
+            if self.options.budget.is_some() {
+                *remaining = frame.remaining;
+            }
+            return Ok(r0);
+        }
+        self.run_error(frame, r0, remaining, budget)
+    }
+
+    /// The result of a run that stopped with `frame.err_kind != 0` (an error, or `Ok(0)`
+    /// for an out-of-bounds legacy packet load); updates
+    /// `*remaining` as the interpreter would have left it.
+    #[cold]
+    #[inline(never)]
+    fn run_error(
+        &self,
+        mut frame: JitFrame,
+        r0: u64,
+        remaining: &mut u64,
+        budget: u64,
+    ) -> Result<u64, RunError> {
         let slot = frame.err_slot;
         let give_back = match frame.err_kind {
             0 | err::BUDGET | err::NESTED => 0,

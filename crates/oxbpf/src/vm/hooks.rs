@@ -236,7 +236,17 @@ impl RunContext {
     /// Discards every record the program reserved but did not submit or discard (the
     /// kernel verifier rejects such programs; a program run unverified must not leave the
     /// ring blocked). Engines call this when a run ends.
+    #[inline]
     pub fn discard_ringbuf_records(&mut self) {
+        // Inline: engines call this after every run, and almost always nothing is left.
+        if !self.ringbuf_records.is_empty() {
+            self.discard_ringbuf_records_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn discard_ringbuf_records_slow(&mut self) {
         while let Some(&(sample, _)) = self.ringbuf_records.last() {
             self.take_ringbuf_record(sample);
             // SAFETY: every recorded sample came from `Map::ringbuf_reserve` on a map the

@@ -38,7 +38,7 @@ mod trace;
 pub use context::{CallbackFailed, CallbackHook, MapRef, MapResolver, RunContext};
 pub use hooks::{ProgramTable, TailCall, MAX_TAIL_CALL_CNT};
 pub use region::{Access, Fault, FaultKind, MemRegion};
-pub use trace::{TraceLine, TraceLog};
+pub use trace::{TraceLine, TraceLog, TRACE_LOG_CAPACITY};
 
 /// Bytes of stack per call frame (`MAX_BPF_STACK`).
 pub const STACK_FRAME_SIZE: usize = 512;

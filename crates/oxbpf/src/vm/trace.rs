@@ -35,11 +35,18 @@ impl fmt::Display for TraceLine {
     }
 }
 
+/// Messages a [`TraceLog`] holds at most before it drops the oldest half: like the
+/// kernel's trace ring buffer (overwrite mode, about 1.4 MB per CPU), a log nobody drains
+/// keeps the recent messages in bounded memory, e.g. over a million-repeat test run of a
+/// program that prints each time.
+pub const TRACE_LOG_CAPACITY: usize = 1 << 16;
+
 /// Messages written during runs, oldest first. The CLI drains and prints it.
 #[derive(Clone, Debug, Default)]
 pub struct TraceLog {
     lines: Vec<TraceLine>,
     echo: bool,
+    dropped: u64,
 }
 
 impl TraceLog {
@@ -60,7 +67,18 @@ impl TraceLog {
             // write to stderr is not worth that.
             let _ = writeln!(std::io::stderr(), "{line}");
         }
+        if self.lines.len() >= TRACE_LOG_CAPACITY {
+            // Half at a time keeps dropping amortised O(1) and the lines contiguous.
+            let half = TRACE_LOG_CAPACITY / 2;
+            self.lines.drain(..half);
+            self.dropped += half as u64;
+        }
         self.lines.push(line);
+    }
+
+    /// Messages dropped (oldest first) because the log was full, since it was created.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// The messages written so far.
@@ -71,5 +89,47 @@ impl TraceLog {
     /// Removes and returns every message.
     pub fn take(&mut self) -> Vec<TraceLine> {
         std::mem::take(&mut self.lines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: usize) -> TraceLine {
+        TraceLine {
+            cpu: 0,
+            timestamp_ns: n as u64,
+            text: format!("{n}\n"),
+        }
+    }
+
+    #[test]
+    fn a_full_log_drops_the_oldest_messages() {
+        let mut log = TraceLog::new();
+        let total = TRACE_LOG_CAPACITY * 2 + 10;
+        for n in 0..total {
+            log.push(line(n));
+        }
+        let lines = log.lines();
+        assert!(lines.len() <= TRACE_LOG_CAPACITY);
+        assert_eq!(log.dropped() as usize + lines.len(), total);
+        // The newest survive, in order.
+        assert_eq!(lines.last().unwrap().timestamp_ns as usize, total - 1);
+        assert!(lines
+            .windows(2)
+            .all(|w| w[0].timestamp_ns + 1 == w[1].timestamp_ns));
+        assert_eq!(log.take().len(), lines_len_after(total));
+        assert!(log.lines().is_empty());
+    }
+
+    /// Lines left after `total` pushes: drops happen half a capacity at a time.
+    fn lines_len_after(total: usize) -> usize {
+        let half = TRACE_LOG_CAPACITY / 2;
+        if total <= TRACE_LOG_CAPACITY {
+            total
+        } else {
+            TRACE_LOG_CAPACITY - half + (total - TRACE_LOG_CAPACITY - 1) % half + 1
+        }
     }
 }
