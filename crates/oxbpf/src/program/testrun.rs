@@ -523,22 +523,32 @@ fn run_skb(
         let v = user[off as usize..][..l].to_vec();
         put(off, &v);
     }
-    // The test socket's family and addresses (`bpf_prog_test_run_skb`).
+    // The test socket's family and addresses (`bpf_prog_test_run_skb`): an IPv4/IPv6
+    // ethertype needs the whole fixed IP header (20/40 bytes, IHL and version not
+    // looked at) after the Ethernet header, or the kernel fails with EINVAL.
     let net = &run.data_in[ETH_HLEN..];
+    let ip_short = |need: usize| {
+        invalid(format!(
+            "{} bytes after the Ethernet header, the IP header needs {need}",
+            net.len()
+        ))
+    };
     match u16::from_be(proto) {
         0x0800 => {
-            put(s::FAMILY, &2u32.to_ne_bytes());
-            if net.len() >= 20 {
-                put(s::LOCAL_IP4, &net[12..16]);
-                put(s::REMOTE_IP4, &net[16..20]);
+            if net.len() < 20 {
+                return Err(ip_short(20));
             }
+            put(s::FAMILY, &2u32.to_ne_bytes());
+            put(s::LOCAL_IP4, &net[12..16]);
+            put(s::REMOTE_IP4, &net[16..20]);
         }
         0x86dd => {
-            put(s::FAMILY, &10u32.to_ne_bytes());
-            if net.len() >= 40 {
-                put(s::LOCAL_IP6, &net[8..24]);
-                put(s::REMOTE_IP6, &net[24..40]);
+            if net.len() < 40 {
+                return Err(ip_short(40));
             }
+            put(s::FAMILY, &10u32.to_ne_bytes());
+            put(s::LOCAL_IP6, &net[8..24]);
+            put(s::REMOTE_IP6, &net[24..40]);
         }
         _ => {}
     }

@@ -474,3 +474,31 @@ fn repeated_runs_on_the_jit_keep_the_kernel_semantics() {
         assert_eq!(got.data_out.len(), 80);
     }
 }
+
+#[test]
+fn short_ip_frames_match_the_kernel() {
+    // An IPv4/IPv6 ethertype with less than the fixed IP header after the Ethernet
+    // header is EINVAL; other ethertypes run. Returns len so the accepted runs compare.
+    let src = "r0 = *(u32 *)(r1 + 0)\nr0 &= 1\nexit";
+    let cases: [(u16, &[usize]); 3] = [
+        (0x0800, &[14, 15, 20, 33, 34, 35]),
+        (0x86dd, &[14, 15, 53, 54, 55]),
+        (0x0806, &[14, 15]),
+    ];
+    for ty in ["sched_cls", "socket_filter", "cgroup_skb"] {
+        for (ethertype, sizes) in cases {
+            for &n in sizes {
+                let mut d = packet(64);
+                d.truncate(n);
+                d[12..14].copy_from_slice(&ethertype.to_be_bytes());
+                let ip_hlen = match ethertype {
+                    0x0800 => 20,
+                    0x86dd => 40,
+                    _ => 0,
+                };
+                let o = compare(ty, src, &d, None);
+                assert_eq!(o.is_some(), n >= 14 + ip_hlen, "{ty} {ethertype:#x} {n}");
+            }
+        }
+    }
+}
