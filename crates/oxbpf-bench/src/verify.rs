@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 use std::time::Instant;
 
-use oxbpf::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
+use oxbpf::kernel::{self, ProgBtf, ProgLoad};
 use oxbpf::object::{MapSpec, Object};
 use oxbpf::runtime::{kernel_obj_name, Runtime};
 use oxbpf::verifier::{self, Stats, VerifyConfig};
@@ -111,42 +111,7 @@ struct KernelMaps {
 }
 
 fn create_map(m: &MapSpec, btf: Option<&kernel::Btf>) -> Result<kernel::Map, String> {
-    let inner = match &m.inner {
-        Some(i) => Some(create_map(i, btf)?),
-        None => None,
-    };
-    let max_entries = if m.map_type == 4 && m.max_entries == 0 {
-        oxbpf::maps::num_possible_cpus()
-    } else {
-        m.max_entries
-    };
-    let btf = match (btf, m.btf_value_type_id) {
-        (Some(b), Some(value_type_id)) => Some(MapBtf {
-            btf_fd: b.as_fd(),
-            key_type_id: m.btf_key_type_id.unwrap_or(0),
-            value_type_id,
-            vmlinux_value_type_id: 0,
-        }),
-        _ => None,
-    };
-    let map = kernel::Map::create(&MapCreate {
-        map_type: m.map_type,
-        key_size: m.key_size,
-        value_size: m.value_size,
-        max_entries,
-        flags: m.map_flags,
-        name: &kernel_obj_name(&m.name),
-        inner_map_fd: inner.as_ref().map(|i| i.as_fd()),
-        numa_node: m.numa_node,
-        btf,
-        map_extra: m.map_extra,
-    })
-    .map_err(|e| format!("map {}: {e}", m.name))?;
-    if let Some(data) = &m.data {
-        map.update(&0u32.to_le_bytes(), data, kernel::BPF_ANY)
-            .map_err(|e| format!("map {} data: {e}", m.name))?;
-    }
-    Ok(map)
+    kernel::Map::from_spec(m, btf).map_err(|e| format!("map {}: {e}", m.name))
 }
 
 impl KernelMaps {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
 
-use oxbpf::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
+use oxbpf::kernel::{self, ProgBtf, ProgLoad};
 use oxbpf::object::{
     map_type, prog_type, CoreTarget, DataKind, MapOrigin, MapSlotTarget, MapSpec, Object,
 };
@@ -735,37 +735,8 @@ impl<'a> KernelObject<'a> {
             .maps
             .iter()
             .map(|m| {
-                let max_entries = if m.map_type == map_type::PERF_EVENT_ARRAY && m.max_entries == 0
-                {
-                    oxbpf::maps::num_possible_cpus()
-                } else {
-                    m.max_entries
-                };
-                let map = kernel::Map::create(&MapCreate {
-                    map_type: m.map_type,
-                    key_size: m.key_size,
-                    value_size: m.value_size,
-                    max_entries,
-                    flags: m.map_flags,
-                    name: &kernel_obj_name(&m.name),
-                    numa_node: m.numa_node,
-                    btf: match (&btf, m.btf_value_type_id) {
-                        (Some(b), Some(v)) => Some(MapBtf {
-                            btf_fd: b.as_fd(),
-                            key_type_id: m.btf_key_type_id.unwrap_or(0),
-                            value_type_id: v,
-                            vmlinux_value_type_id: 0,
-                        }),
-                        _ => None,
-                    },
-                    map_extra: m.map_extra,
-                    ..MapCreate::default()
-                })
-                .unwrap_or_else(|e| panic!("kernel map {}: {e}", m.name));
-                if let Some(data) = &m.data {
-                    map.update(&0u32.to_ne_bytes(), data, kernel::BPF_ANY)
-                        .unwrap();
-                }
+                let map = kernel::Map::from_spec(m, btf.as_ref())
+                    .unwrap_or_else(|e| panic!("kernel map {}: {e}", m.name));
                 // As libbpf (and oxbpf's loader): .rodata is frozen, so the verifier
                 // knows its values.
                 if m.origin == MapOrigin::Data(DataKind::Rodata) {

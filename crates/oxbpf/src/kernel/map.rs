@@ -85,6 +85,50 @@ pub struct Map {
 }
 
 impl Map {
+    /// Creates the map an object declares, as libbpf does: its inner-map template first,
+    /// a perf event array declared with 0 entries sized to the possible CPUs, the BTF key
+    /// and value ids when `btf` (the object's BTF, loaded) is given, and a global-data
+    /// map's initial contents written to slot 0. Freezing `.rodata` is left to the caller.
+    pub fn from_spec(spec: &crate::object::MapSpec, btf: Option<&super::Btf>) -> Result<Map> {
+        let inner = spec
+            .inner
+            .as_ref()
+            .map(|i| Map::from_spec(i, btf))
+            .transpose()?;
+        let max_entries = if spec.map_type == crate::object::map_type::PERF_EVENT_ARRAY
+            && spec.max_entries == 0
+        {
+            crate::maps::num_possible_cpus()
+        } else {
+            spec.max_entries
+        };
+        let btf = match (btf, spec.btf_value_type_id) {
+            (Some(b), Some(value_type_id)) => Some(MapBtf {
+                btf_fd: b.as_fd(),
+                key_type_id: spec.btf_key_type_id.unwrap_or(0),
+                value_type_id,
+                vmlinux_value_type_id: 0,
+            }),
+            _ => None,
+        };
+        let map = Map::create(&MapCreate {
+            map_type: spec.map_type,
+            key_size: spec.key_size,
+            value_size: spec.value_size,
+            max_entries,
+            flags: spec.map_flags,
+            name: &crate::runtime::kernel_obj_name(&spec.name),
+            inner_map_fd: inner.as_ref().map(|i| i.as_fd()),
+            numa_node: spec.numa_node,
+            btf,
+            map_extra: spec.map_extra,
+        })?;
+        if let Some(data) = &spec.data {
+            map.update(&0u32.to_ne_bytes(), data, super::BPF_ANY)?;
+        }
+        Ok(map)
+    }
+
     /// `BPF_MAP_CREATE`.
     #[doc(alias = "BPF_MAP_CREATE")]
     pub fn create(opts: &MapCreate<'_>) -> Result<Map> {

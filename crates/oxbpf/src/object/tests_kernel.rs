@@ -6,7 +6,7 @@
 use std::os::fd::{AsFd, AsRawFd};
 
 use super::*;
-use crate::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad, TestRun};
+use crate::kernel::{self, ProgBtf, ProgLoad, TestRun};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/");
@@ -44,41 +44,7 @@ fn kernel_name(name: &str) -> String {
 }
 
 fn create_map(m: &MapSpec, btf: Option<&kernel::Btf>) -> kernel::Map {
-    let inner = m.inner.as_ref().map(|i| create_map(i, btf));
-    let name = kernel_name(&m.name);
-    let max_entries = if m.map_type == map_type::PERF_EVENT_ARRAY && m.max_entries == 0 {
-        // The runtime sizes perf event arrays: one slot per CPU.
-        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
-    } else {
-        m.max_entries
-    };
-    let btf = match (btf, m.btf_value_type_id) {
-        (Some(b), Some(value_type_id)) => Some(MapBtf {
-            btf_fd: b.as_fd(),
-            key_type_id: m.btf_key_type_id.unwrap_or(0),
-            value_type_id,
-            vmlinux_value_type_id: 0,
-        }),
-        _ => None,
-    };
-    let map = kernel::Map::create(&MapCreate {
-        map_type: m.map_type,
-        key_size: m.key_size,
-        value_size: m.value_size,
-        max_entries,
-        flags: m.map_flags,
-        name: &name,
-        inner_map_fd: inner.as_ref().map(|i| i.as_fd()),
-        numa_node: m.numa_node,
-        btf,
-        map_extra: m.map_extra,
-    })
-    .unwrap_or_else(|e| panic!("creating map {}: {e}", m.name));
-    if let Some(data) = &m.data {
-        map.update(&0u32.to_le_bytes(), data, kernel::BPF_ANY)
-            .unwrap();
-    }
-    map
+    kernel::Map::from_spec(m, btf).unwrap_or_else(|e| panic!("creating map {}: {e}", m.name))
 }
 
 fn load_object(file: &str) -> Loaded {

@@ -8,8 +8,7 @@ use super::tests::fixture;
 use super::*;
 use crate::program::TestRun;
 
-use crate::kernel::{self, MapBtf, MapCreate, ProgBtf, ProgLoad};
-use crate::object::map_type;
+use crate::kernel::{self, ProgBtf, ProgLoad};
 
 pub(super) fn skip() -> bool {
     match kernel::available() {
@@ -29,39 +28,7 @@ pub(super) struct KernelObject {
 }
 
 fn create_map(m: &MapSpec, btf: Option<&kernel::Btf>) -> kernel::Map {
-    let inner = m.inner.as_ref().map(|i| create_map(i, btf));
-    let max_entries = if m.map_type == map_type::PERF_EVENT_ARRAY && m.max_entries == 0 {
-        crate::maps::num_possible_cpus()
-    } else {
-        m.max_entries
-    };
-    let btf = match (btf, m.btf_value_type_id) {
-        (Some(b), Some(value_type_id)) => Some(MapBtf {
-            btf_fd: b.as_fd(),
-            key_type_id: m.btf_key_type_id.unwrap_or(0),
-            value_type_id,
-            vmlinux_value_type_id: 0,
-        }),
-        _ => None,
-    };
-    let map = kernel::Map::create(&MapCreate {
-        map_type: m.map_type,
-        key_size: m.key_size,
-        value_size: m.value_size,
-        max_entries,
-        flags: m.map_flags,
-        name: &kernel_obj_name(&m.name),
-        inner_map_fd: inner.as_ref().map(|i| i.as_fd()),
-        numa_node: m.numa_node,
-        btf,
-        map_extra: m.map_extra,
-    })
-    .unwrap_or_else(|e| panic!("creating map {}: {e}", m.name));
-    if let Some(data) = &m.data {
-        map.update(&0u32.to_le_bytes(), data, kernel::BPF_ANY)
-            .unwrap();
-    }
-    map
+    kernel::Map::from_spec(m, btf).unwrap_or_else(|e| panic!("creating map {}: {e}", m.name))
 }
 
 impl KernelObject {
